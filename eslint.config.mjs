@@ -1,0 +1,60 @@
+// Lint: type-aware rules that catch async mistakes, plus module boundaries that keep
+// the dependency direction of docs/architecture.md true.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+
+const domains = [
+  'events', 'errors', 'config', 'expr', 'pipelines', 'triggers', 'runs', 'workers', 'store', 'bus',
+  'security', 'observability', 'intake', 'sources', 'server', 'cli',
+];
+
+// What each domain must not import (see docs/architecture.md).
+const forbidden = {
+  errors: domains.filter((d) => d !== 'errors'),
+  events: domains.filter((d) => !['events', 'errors'].includes(d)),
+  store: ['intake', 'sources', 'server', 'cli', 'bus', 'config', 'security', 'runs', 'workers', 'triggers', 'pipelines'],
+  bus: ['intake', 'sources', 'server', 'cli', 'store', 'config', 'security', 'runs', 'workers', 'triggers', 'pipelines'],
+  intake: ['sources', 'server', 'cli', 'config', 'runs', 'workers', 'triggers', 'pipelines'],
+  security: ['intake', 'sources', 'server', 'cli', 'bus', 'runs', 'workers', 'triggers', 'pipelines'],
+  config: ['intake', 'sources', 'server', 'cli', 'bus', 'store', 'runs', 'workers', 'triggers', 'pipelines'],
+  observability: ['intake', 'sources', 'server', 'cli', 'runs', 'workers', 'triggers', 'pipelines'],
+  server: ['cli'],
+};
+
+const zones = Object.entries(forbidden).flatMap(([target, from]) =>
+  from.map((f) => ({ target: `./src/${target}`, from: `./src/${f}` })),
+);
+zones.push(...domains.map((d) => ({ target: `./src/${d}`, from: './src/app.ts' })));
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.junction/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones }],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+    },
+  },
+  { files: ['**/*.mjs', 'bin/*.js'], ...tseslint.configs.disableTypeChecked },
+);

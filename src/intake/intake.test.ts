@@ -1,0 +1,88 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore, type Store } from '../store/index.ts';
+import { JunctionError, isJunctionError } from '../errors/index.ts';
+import type { CloudEvent } from '../events/index.ts';
+import { createIntake } from './intake.ts';
+
+let n = 0;
+const event = (fields: Partial<CloudEvent> = {}): CloudEvent => ({ specversion: '1.0', id: `i${++n}`, source: 'unit', type: 'com.example.unit', ...fields });
+
+/** A real in-memory store whose writes take `delayMs`, as on a slow disk. */
+function slowed(store: Store, delayMs: number): Store & { commits: number } {
+  const wrapper = Object.create(store) as Store & { commits: number };
+  wrapper.commits = 0;
+  wrapper.appendEvents = async (events, topic) => {
+    await new Promise((r) => setTimeout(r, delayMs));
+    wrapper.commits += 1;
+    return store.appendEvents(events, topic);
+  };
+  return wrapper;
+}
+
+describe('intake', { timeout: 20_000 }, () => {
+  test('submissions arriving during a write are committed together (group commit)', async () => {
+    const store = slowed(await openStore('sqlite::memory:', {}), 30);
+    const intake = createIntake({ store });
+    const results = await Promise.all(Array.from({ length: 50 }, () => intake.submit('events', [event()])));
+    assert.equal(results.flat().length, 50);
+    assert.ok(store.commits <= 3, `50 submissions took ${store.commits} commits`);
+    await intake.close();
+    await store.close();
+  });
+
+  test('beyond maxPendingEvents submissions are refused with INTAKE_OVERLOADED, the rest stored', async () => {
+    const store = slowed(await openStore('sqlite::memory:', {}), 30);
+    const intake = createIntake({ store, maxPendingEvents: 5 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => intake.submit('events', [event()])));
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    assert.equal(refused.length, 5);
+    for (const o of refused) assert.ok(isJunctionError((o as PromiseRejectedResult).reason, 'INTAKE_OVERLOADED'));
+    assert.equal((await store.listEvents({}, { limit: 100 })).items.length, 5);
+    await intake.close();
+    await store.close();
+  });
+
+  test('close waits for queued writes and then refuses new submissions', async () => {
+    const store = slowed(await openStore('sqlite::memory:', {}), 20);
+    const intake = createIntake({ store });
+    const pending = intake.submit('events', [event(), event()]);
+    await intake.close();
+    assert.equal((await pending).length, 2);
+    await assert.rejects(intake.submit('events', [event()]), (e: unknown) => isJunctionError(e, 'INTAKE_SHUTTING_DOWN'));
+    await store.close();
+  });
+
+  test('a schema failure inside a batch names the index and stores nothing', async () => {
+    const store = await openStore('sqlite::memory:', {});
+    const intake = createIntake({
+      store,
+      validateData: (e) => {
+        if (e.data === 'bad') throw new JunctionError('EVENT_DATA_INVALID', 'data does not match');
+      },
+    });
+    await assert.rejects(intake.submit('events', [event(), event({ data: 'bad' })]), (e: unknown) => {
+      assert.ok(isJunctionError(e, 'EVENT_BATCH_INVALID'));
+      assert.equal(e.details?.['index'], 1);
+      assert.equal(e.httpStatus, 422);
+      return true;
+    });
+    assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+    await store.close();
+  });
+
+  test('a failing store rejects every waiting submission with a retryable error', async () => {
+    const real = await openStore('sqlite::memory:', {});
+    const broken = Object.create(real) as Store;
+    broken.appendEvents = () => Promise.reject(new Error('disk on fire'));
+    const intake = createIntake({ store: broken });
+    const outcomes = await Promise.allSettled([intake.submit('events', [event()]), intake.submit('events', [event()])]);
+    for (const o of outcomes) {
+      assert.equal(o.status, 'rejected');
+      const reason = (o as PromiseRejectedResult).reason as { code: string; retryable: boolean };
+      assert.equal(reason.code, 'STORE_UNAVAILABLE');
+      assert.equal(reason.retryable, true);
+    }
+    await real.close();
+  });
+});

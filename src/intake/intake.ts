@@ -1,0 +1,175 @@
+/**
+ * Intake: the one place where events become durable. Receivers (POST /events, the sources under
+ * /hooks) hand it validated CloudEvents; it checks their data against the registered schemas,
+ * then appends them with their outbox entries through the store, and resolves only when they are
+ * committed: the caller may answer 2xx then, not before.
+ *
+ * Group commit: submissions that arrive while the store is busy are written together in one
+ * transaction, so throughput does not pay one commit per request. One write is in flight at a
+ * time; everything queued meanwhile goes into the next.
+ *
+ * Backpressure: at most `maxPendingEvents` events wait for a write; beyond that `submit` rejects
+ * with `INTAKE_OVERLOADED` (503 with Retry-After) instead of growing memory. After `close()` it
+ * rejects with `INTAKE_SHUTTING_DOWN`; `close()` resolves once everything accepted before it is
+ * written (or has failed and been reported to its caller).
+ */
+import type { CloudEvent } from '../events/index.ts';
+import type { AppendResult, NewEvent, Store } from '../store/index.ts';
+import type { IntakeMetrics } from '../observability/index.ts';
+import { JunctionError, isJunctionError } from '../errors/index.ts';
+
+/** The topic the relay publishes stored events to. */
+export const EVENTS_TOPIC = 'events';
+
+export interface IntakeOptions {
+  readonly store: Store;
+  readonly topic?: string;
+  readonly maxPendingEvents?: number;
+  /** Most events written in one transaction. Default 1000. */
+  readonly maxEventsPerCommit?: number;
+  /** Checks `data` against the schema registered for the event's type; throws `EVENT_DATA_INVALID`. */
+  readonly validateData?: (event: CloudEvent) => void;
+  readonly metrics?: IntakeMetrics;
+  /** Called after each commit that stored at least one new event (the relay's wake-up). */
+  readonly onStored?: () => void;
+}
+
+export interface SubmitOptions {
+  /** Dedupe keys per event (a provider's delivery id); defaults to `source` + `id`. */
+  readonly dedupeKeys?: readonly (string | undefined)[];
+}
+
+export interface Intake {
+  submit(receiver: string, events: readonly CloudEvent[], options?: SubmitOptions): Promise<AppendResult[]>;
+  /** Events waiting for a write. */
+  pending(): number;
+  close(): Promise<void>;
+}
+
+interface Waiting {
+  readonly receiver: string;
+  readonly events: readonly NewEvent[];
+  readonly startedAt: bigint;
+  readonly resolve: (results: AppendResult[]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export function createIntake(options: IntakeOptions): Intake {
+  const { store, metrics } = options;
+  const topic = options.topic ?? EVENTS_TOPIC;
+  const maxPending = options.maxPendingEvents ?? 10_000;
+  const maxPerCommit = options.maxEventsPerCommit ?? 1000;
+  const queue: Waiting[] = [];
+  let pendingEvents = 0;
+  let writing = false;
+  let scheduled = false;
+  let closed = false;
+  let idle: (() => void) | undefined;
+
+  const schedule = (): void => {
+    if (scheduled || writing || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void writeNext();
+    });
+  };
+
+  async function writeNext(): Promise<void> {
+    if (writing || queue.length === 0) return;
+    writing = true;
+    const batch: Waiting[] = [];
+    let count = 0;
+    while (queue.length > 0 && (batch.length === 0 || count + queue[0]!.events.length <= maxPerCommit)) {
+      const next = queue.shift()!;
+      batch.push(next);
+      count += next.events.length;
+    }
+    const all = batch.flatMap((w) => w.events);
+    try {
+      const results = await store.appendEvents(all, topic);
+      let offset = 0;
+      let stored = 0;
+      for (const waiting of batch) {
+        const own = results.slice(offset, offset + waiting.events.length);
+        offset += waiting.events.length;
+        record(waiting, own);
+        stored += own.filter((r) => !r.duplicate).length;
+        waiting.resolve(own);
+      }
+      if (stored > 0) options.onStored?.();
+    } catch (error) {
+      const failure = isJunctionError(error)
+        ? error
+        : new JunctionError('STORE_UNAVAILABLE', 'the store did not take the events', { cause: error });
+      for (const waiting of batch) waiting.reject(failure);
+    } finally {
+      pendingEvents -= count;
+      writing = false;
+      if (queue.length > 0) schedule();
+      else idle?.();
+    }
+  }
+
+  function record(waiting: Waiting, results: readonly AppendResult[]): void {
+    if (metrics === undefined) return;
+    results.forEach((result, i) => {
+      const type = waiting.events[i]!.event.type;
+      if (result.duplicate) metrics.duplicate(waiting.receiver, type);
+      else metrics.accepted(waiting.receiver, type);
+    });
+    metrics.observeIngest(waiting.receiver, Number(process.hrtime.bigint() - waiting.startedAt) / 1e9);
+  }
+
+  return {
+    async submit(receiver, events, submitOptions = {}) {
+      if (closed) {
+        throw new JunctionError('INTAKE_SHUTTING_DOWN', 'the server is shutting down; retry against another instance or later');
+      }
+      const startedAt = process.hrtime.bigint();
+      if (metrics !== undefined) for (const event of events) metrics.received(receiver, event.type);
+      if (options.validateData !== undefined) {
+        events.forEach((event, index) => {
+          try {
+            options.validateData!(event);
+          } catch (error) {
+            if (events.length > 1 && isJunctionError(error)) {
+              throw new JunctionError('EVENT_BATCH_INVALID', `event ${index} of the batch: ${error.message}`, {
+                httpStatus: error.httpStatus,
+                details: { index, code: error.code, ...error.details },
+                cause: error,
+              });
+            }
+            throw error;
+          }
+        });
+      }
+      if (events.length === 0) return [];
+      if (pendingEvents + events.length > maxPending) {
+        throw new JunctionError(
+          'INTAKE_OVERLOADED',
+          `intake has ${pendingEvents} events waiting to be stored (limit ${maxPending}); retry shortly`,
+        );
+      }
+      const dedupeKeys = submitOptions.dedupeKeys;
+      const newEvents: NewEvent[] = events.map((event, i) => {
+        const dedupeKey = dedupeKeys?.[i];
+        return dedupeKey === undefined ? { event, receiver } : { event, receiver, dedupeKey };
+      });
+      pendingEvents += newEvents.length;
+      return await new Promise<AppendResult[]>((resolve, reject) => {
+        queue.push({ receiver, events: newEvents, startedAt, resolve, reject });
+        schedule();
+      });
+    },
+    pending: () => pendingEvents,
+    async close() {
+      closed = true;
+      if (queue.length === 0 && !writing) return;
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        schedule();
+      });
+    },
+  };
+}

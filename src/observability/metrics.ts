@@ -1,0 +1,81 @@
+/**
+ * Prometheus metrics of one Junction process, on a registry of its own (so several instances can
+ * live in one test process). Names carry the `junction_` prefix and base units; labels are
+ * low-cardinality only: `receiver` is the configured receiver name (`events` or a source's name),
+ * and `type` is the CloudEvent type, capped at `maxTypeLabels` distinct values per process, after
+ * which further types count under `other` (a sender cannot grow the series without bound).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface IntakeMetrics {
+  received(receiver: string, type: string, count?: number): void;
+  accepted(receiver: string, type: string, count?: number): void;
+  duplicate(receiver: string, type: string, count?: number): void;
+  rejected(receiver: string, code: string): void;
+  observeIngest(receiver: string, seconds: number): void;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly intake: IntakeMetrics;
+  /** A gauge whose value is read when Prometheus scrapes. */
+  gaugeFrom(name: string, help: string, read: () => Promise<number> | number): void;
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface MetricsOptions {
+  readonly maxTypeLabels?: number;
+  /** Process metrics (CPU, RSS, event loop lag). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'junction_' });
+  const maxTypes = options.maxTypeLabels ?? 200;
+  const seenTypes = new Set<string>();
+  const typeLabel = (type: string): string => {
+    if (seenTypes.has(type)) return type;
+    if (seenTypes.size >= maxTypes) return 'other';
+    seenTypes.add(type);
+    return type;
+  };
+
+  const counter = (name: string, help: string, labelNames: string[]): Counter =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const received = counter('junction_events_received_total', 'Events received, before validation and dedupe.', ['receiver', 'type']);
+  const accepted = counter('junction_events_accepted_total', 'Events stored for the first time.', ['receiver', 'type']);
+  const duplicates = counter('junction_events_duplicate_total', 'Events answered as duplicates of a stored event.', ['receiver', 'type']);
+  const rejected = counter('junction_events_rejected_total', 'Requests refused, by error code.', ['receiver', 'code']);
+  const ingest = new Histogram({
+    name: 'junction_ingest_duration_seconds',
+    help: 'Time from a request being read to its events being durable.',
+    labelNames: ['receiver'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    intake: {
+      received: (receiver, type, count = 1) => received.inc({ receiver, type: typeLabel(type) }, count),
+      accepted: (receiver, type, count = 1) => accepted.inc({ receiver, type: typeLabel(type) }, count),
+      duplicate: (receiver, type, count = 1) => duplicates.inc({ receiver, type: typeLabel(type) }, count),
+      rejected: (receiver, code) => rejected.inc({ receiver, code }),
+      observeIngest: (receiver, seconds) => ingest.observe({ receiver }, seconds),
+    },
+    gaugeFrom(name, help, read) {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          this.set(await read());
+        },
+      });
+    },
+    render: () => registry.metrics(),
+  };
+}

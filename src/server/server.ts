@@ -1,0 +1,125 @@
+/**
+ * The HTTP face of Junction: CloudEvents intake at `POST /events`, the REST API under `/api/v1`,
+ * health at `/healthz` and `/readyz`, Prometheus metrics at `/metrics`. Built on fastify; every
+ * body is read raw (as bytes), so receivers can check signatures and the CloudEvents binding can
+ * decide what the bytes mean. All errors answer `{ "error": { code, message, requestId } }`.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Bus } from '../bus/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Intake } from '../intake/index.ts';
+import type { Logger, Metrics } from '../observability/index.ts';
+import { JunctionError, errorMessage } from '../errors/index.ts';
+import { createAuthorizer, isLoopbackAddress } from './auth.ts';
+import { sendError, toJunctionError } from './errors.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerApiEventRoutes } from './routes/api-events.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+
+export interface ServerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly bodyLimitBytes: number;
+  readonly maxJsonDepth: number;
+  readonly maxBatchEvents: number;
+  readonly allowAnonymousEmit: boolean;
+  readonly requestTimeoutMs: number;
+}
+
+export interface ServerDeps {
+  readonly settings: ServerSettings;
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly intake: Intake;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface JunctionServer {
+  readonly fastify: FastifyInstance;
+  /** Starts listening; resolves to the base URL (with the real port when 0 was asked). */
+  listen(): Promise<string>;
+  /** Marks the server not ready (readyz answers 503) ahead of closing. */
+  drain(): void;
+  /** Stops accepting connections and waits for requests in flight. */
+  close(): Promise<void>;
+}
+
+export function createServer(deps: ServerDeps): JunctionServer {
+  const { settings, logger } = deps;
+  const https = settings.tls === undefined ? null : readTls(settings.tls);
+  const fastify = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    bodyLimit: settings.bodyLimitBytes,
+    requestTimeout: settings.requestTimeoutMs,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ...(https === null ? {} : { https }),
+  }) as unknown as FastifyInstance;
+
+  // Every body arrives as bytes; routes decide what they mean.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const state = { draining: false };
+  const authorizer = createAuthorizer({
+    store: deps.store,
+    logger,
+    loopbackBound: isLoopbackAddress(settings.host),
+    allowAnonymousEmit: settings.allowAnonymousEmit,
+  });
+
+  fastify.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.setErrorHandler((error, request, reply) => {
+    const junctionError = toJunctionError(error, settings.bodyLimitBytes);
+    if (request.routeOptions.url === '/events') deps.metrics.intake.rejected('events', junctionError.code);
+    return sendError(request, reply, junctionError);
+  });
+  fastify.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new JunctionError('API_NOT_FOUND', `no route for ${request.method} '${request.url.split('?')[0] ?? ''}'`)),
+  );
+
+  const context = { ...deps, authorizer, state };
+  registerEventRoutes(fastify, context);
+  registerApiEventRoutes(fastify, context);
+  registerHealthRoutes(fastify, context);
+
+  return {
+    fastify,
+    async listen() {
+      try {
+        await fastify.listen({ host: settings.host, port: settings.port });
+      } catch (error) {
+        throw new JunctionError('CONFIG_INVALID', `cannot listen on ${settings.host}:${settings.port}: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      const address = fastify.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : settings.port;
+      const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+      return `${https === null ? 'http' : 'https'}://${host}:${port}`;
+    },
+    drain() {
+      state.draining = true;
+    },
+    async close() {
+      state.draining = true;
+      await fastify.close();
+    },
+  };
+}
+
+function readTls(tls: { readonly cert: string; readonly key: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+  } catch (error) {
+    throw new JunctionError('CONFIG_TLS_INVALID', `cannot read the TLS certificate or key: ${errorMessage(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The outbox relay against a real SQLite store and real buses: stored events reach the bus with
+ * the stored id as message id, a backlog left by a stopped process is published in order on the
+ * next start, and a failing bus delays publication without losing or reordering anything.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { openStore, type Store } from '../src/store/index.ts';
+import { ack, createEmbeddedBus, openBus, type Bus } from '../src/bus/index.ts';
+import { EVENTS_TOPIC, createOutboxRelay, decodeStoredEvent } from '../src/intake/index.ts';
+import { createLogger } from '../src/observability/index.ts';
+import { JunctionError } from '../src/errors/index.ts';
+import { cloudEvent, eventually, startTestApp, tempDir } from './helpers/app.ts';
+
+const logger = createLogger({ level: 'silent', format: 'json' });
+
+async function backlog(store: Store, n: number): Promise<string[]> {
+  const results = await store.appendEvents(
+    Array.from({ length: n }, () => ({ event: cloudEvent() as never, receiver: 'events' })),
+    EVENTS_TOPIC,
+  );
+  return results.map((r) => r.id);
+}
+
+async function collect(bus: Bus, group: string): Promise<{ ids: string[]; types: string[] }> {
+  const seen = { ids: [] as string[], types: [] as string[] };
+  await bus.subscribe(EVENTS_TOPIC, group, async (delivery) => {
+    const stored = decodeStoredEvent(delivery.message.data);
+    assert.equal(stored.id, delivery.message.id);
+    seen.ids.push(stored.id);
+    seen.types.push(stored.event.type);
+    return ack;
+  });
+  return seen;
+}
+
+describe('outbox relay', { timeout: 60_000 }, () => {
+  test('events posted to the server reach a bus subscriber', async () => {
+    const t = await startTestApp();
+    try {
+      const seen = await collect(t.app.bus, 'relay-test');
+      const response = await t.post('/events', JSON.stringify(cloudEvent({ type: 'com.example.relayed' })));
+      assert.equal(response.status, 202);
+      await eventually(() => (seen.ids.includes(response.body.id as string) ? true : undefined), 5000, 'the event on the bus');
+      assert.deepEqual(seen.types, ['com.example.relayed']);
+      await eventually(async () => ((await t.app.store.outboxStats()).pending === 0 ? true : undefined), 5000, 'outbox empty');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a backlog left unpublished is published in order on the next start', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const bus = createEmbeddedBus();
+    try {
+      const ids = await backlog(store, 120);
+      assert.equal((await store.outboxStats()).pending, 120);
+      const seen = await collect(bus, 'backlog');
+      const relay = createOutboxRelay({ store, bus, logger, batchSize: 50 });
+      relay.start();
+      await eventually(() => (seen.ids.length === 120 ? true : undefined), 10_000, '120 deliveries');
+      assert.deepEqual(seen.ids, ids);
+      await relay.stop();
+      assert.equal((await store.outboxStats()).pending, 0);
+    } finally {
+      await bus.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('a failing bus delays publication; nothing is lost or reordered', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const real = createEmbeddedBus();
+    let failuresLeft = 3;
+    const flaky: Bus = {
+      kind: 'flaky',
+      capabilities: real.capabilities,
+      publish: async (topic, message) => {
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw new JunctionError('BUS_UNAVAILABLE', 'injected failure');
+        }
+        return real.publish(topic, message);
+      },
+      subscribe: (...args) => real.subscribe(...args),
+      ping: () => real.ping(),
+      close: () => real.close(),
+    };
+    try {
+      const ids = await backlog(store, 10);
+      const seen = await collect(real, 'flaky');
+      const relay = createOutboxRelay({ store, bus: flaky, logger, maxBackoffMs: 50 });
+      relay.start();
+      await eventually(() => (seen.ids.length === 10 ? true : undefined), 10_000, '10 deliveries');
+      assert.deepEqual(seen.ids, ids);
+      await relay.stop();
+      const stats = await store.outboxStats();
+      assert.equal(stats.pending, 0);
+    } finally {
+      await real.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('relays to NATS JetStream when configured', async (t) => {
+    const url = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+    let bus: Bus;
+    const prefix = `relay${process.pid}x${Date.now()}`;
+    try {
+      bus = await openBus(url, { prefix });
+    } catch (error) {
+      if (process.env['CI'] === 'true') throw error;
+      t.skip(`NATS not reachable at ${url} (start nats-server -js): ${String(error)}`);
+      return;
+    }
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    try {
+      const seen = await collect(bus, 'natsrelay');
+      const ids = await backlog(store, 25);
+      const relay = createOutboxRelay({ store, bus, logger });
+      relay.start();
+      await eventually(() => (seen.ids.length === 25 ? true : undefined), 15_000, '25 deliveries over NATS');
+      assert.deepEqual(seen.ids, ids);
+      await relay.stop();
+    } finally {
+      await bus.close();
+      await store.close();
+      dir.remove();
+      const { deleteNatsStreams } = await import('../src/bus/nats/nats-bus.ts');
+      await deleteNatsStreams(url, prefix);
+    }
+  });
+});
