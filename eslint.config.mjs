@@ -5,16 +5,54 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 const domains = [
-  'events', 'errors', 'config', 'expr', 'pipelines', 'triggers', 'runs', 'workers', 'store', 'bus',
-  'security', 'observability', 'intake', 'sources', 'server', 'cli',
+  'events',
+  'errors',
+  'config',
+  'expr',
+  'pipelines',
+  'triggers',
+  'runs',
+  'workers',
+  'store',
+  'bus',
+  'security',
+  'observability',
+  'intake',
+  'sources',
+  'server',
+  'cli',
 ];
 
 // What each domain must not import (see docs/architecture.md).
 const forbidden = {
   errors: domains.filter((d) => d !== 'errors'),
   events: domains.filter((d) => !['events', 'errors'].includes(d)),
-  store: ['intake', 'sources', 'server', 'cli', 'bus', 'config', 'security', 'runs', 'workers', 'triggers', 'pipelines'],
-  bus: ['intake', 'sources', 'server', 'cli', 'store', 'config', 'security', 'runs', 'workers', 'triggers', 'pipelines'],
+  store: [
+    'intake',
+    'sources',
+    'server',
+    'cli',
+    'bus',
+    'config',
+    'security',
+    'runs',
+    'workers',
+    'triggers',
+    'pipelines',
+  ],
+  bus: [
+    'intake',
+    'sources',
+    'server',
+    'cli',
+    'store',
+    'config',
+    'security',
+    'runs',
+    'workers',
+    'triggers',
+    'pipelines',
+  ],
   intake: ['sources', 'server', 'cli', 'config', 'runs', 'workers', 'triggers', 'pipelines'],
   security: ['intake', 'sources', 'server', 'cli', 'bus', 'runs', 'workers', 'triggers', 'pipelines'],
   config: ['intake', 'sources', 'server', 'cli', 'bus', 'store', 'runs', 'workers', 'triggers', 'pipelines'],
@@ -25,7 +63,9 @@ const forbidden = {
 const zones = Object.entries(forbidden).flatMap(([target, from]) =>
   from.map((f) => ({ target: `./src/${target}`, from: `./src/${f}` })),
 );
-zones.push(...domains.map((d) => ({ target: `./src/${d}`, from: './src/app.ts' })));
+zones.push(
+  ...domains.filter((d) => d !== 'cli').map((d) => ({ target: `./src/${d}`, from: './src/app.ts' })),
+);
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.junction/**', 'coverage/**'] },
@@ -50,11 +90,27 @@ export default tseslint.config(
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'suite', 'test', 'it', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
+      ],
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
     },
   },
   { files: ['**/*.mjs', 'bin/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['bin/*.js'], languageOptions: { globals: { process: 'readonly' } } },
 );

@@ -33,7 +33,10 @@ export interface StartOptions {
 
 export async function startApp(config: JunctionConfig, options: StartOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log);
-  const store = await openStore(config.store.url, { durability: config.store.durability, baseDir: config.dataDir });
+  const store = await openStore(config.store.url, {
+    durability: config.store.durability,
+    baseDir: config.dataDir,
+  });
   const opened: { close(): Promise<void> }[] = [store];
   try {
     if (!isLoopbackAddress(config.server.host) && !(await store.hasTokens())) {
@@ -57,13 +60,19 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       metrics: metrics.intake,
       onStored: () => relay.notify(),
     });
-    metrics.gaugeFrom('junction_outbox_pending', 'Stored events not yet published to the bus.', async () => (await store.outboxStats()).pending);
+    metrics.gaugeFrom(
+      'junction_outbox_pending',
+      'Stored events not yet published to the bus.',
+      async () => (await store.outboxStats()).pending,
+    );
     metrics.gaugeFrom(
       'junction_outbox_lag_seconds',
       'Age of the oldest stored event not yet published to the bus.',
       async () => (await store.outboxStats()).oldestAgeSeconds,
     );
-    metrics.gaugeFrom('junction_intake_pending_events', 'Events waiting for a store write.', () => intake.pending());
+    metrics.gaugeFrom('junction_intake_pending_events', 'Events waiting for a store write.', () =>
+      intake.pending(),
+    );
 
     const server = createServer({ settings: config.server, store, bus, intake, metrics, logger });
     relay.start();
@@ -97,7 +106,11 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
     };
   } catch (error) {
     for (const resource of opened) {
-      await resource.close().catch((closeError: unknown) => logger.warn({ err: errorMessage(closeError) }, 'close failed during start-up'));
+      await resource
+        .close()
+        .catch((closeError: unknown) =>
+          logger.warn({ err: errorMessage(closeError) }, 'close failed during start-up'),
+        );
     }
     throw error;
   }

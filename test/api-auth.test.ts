@@ -51,15 +51,28 @@ describe('API auth', { timeout: 60_000 }, () => {
     const admin = await createApiToken(t.app.store, 'ops', ['admin']);
     const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-    const ok = await t.post('/events', JSON.stringify(cloudEvent()), { ...CE_JSON, ...bearer(emitter.token) });
+    const ok = await t.post('/events', JSON.stringify(cloudEvent()), {
+      ...CE_JSON,
+      ...bearer(emitter.token),
+    });
     assert.equal(ok.status, 202);
-    const readerEmit = await t.post('/events', JSON.stringify(cloudEvent()), { ...CE_JSON, ...bearer(reader.token) });
+    const readerEmit = await t.post('/events', JSON.stringify(cloudEvent()), {
+      ...CE_JSON,
+      ...bearer(reader.token),
+    });
     assert.equal(readerEmit.status, 403);
     assert.equal(readerEmit.body.error.code, 'API_FORBIDDEN');
-    assert.equal((await t.post('/events', JSON.stringify(cloudEvent()), { ...CE_JSON, ...bearer(admin.token) })).status, 202);
+    assert.equal(
+      (await t.post('/events', JSON.stringify(cloudEvent()), { ...CE_JSON, ...bearer(admin.token) })).status,
+      202,
+    );
 
     // Open mode ends once a token exists (the cache may hold the old answer for a few seconds).
-    await eventually(async () => ((await t.get('/api/v1/events')).status === 401 ? true : undefined), 10_000, 'open mode to end');
+    await eventually(
+      async () => ((await t.get('/api/v1/events')).status === 401 ? true : undefined),
+      10_000,
+      'open mode to end',
+    );
     assert.equal((await t.get('/api/v1/events', bearer(reader.token))).status, 200);
     assert.equal((await t.get('/api/v1/events', bearer(emitter.token))).status, 403);
     assert.equal((await t.get('/metrics', bearer(reader.token))).status, 200);
@@ -70,10 +83,17 @@ describe('API auth', { timeout: 60_000 }, () => {
     assert.equal(garbage.status, 401);
 
     assert.equal(await t.app.store.revokeToken(reader.record.id), true);
-    await eventually(async () => ((await t.get('/api/v1/events', bearer(reader.token))).status === 401 ? true : undefined), 10_000, 'revocation');
+    await eventually(
+      async () => ((await t.get('/api/v1/events', bearer(reader.token))).status === 401 ? true : undefined),
+      10_000,
+      'revocation',
+    );
     const tokens = await t.app.store.listTokens();
     assert.ok(tokens.find((r) => r.id === emitter.record.id)?.lastUsedAt, 'last use recorded');
-    assert.ok(tokens.every((r) => !JSON.stringify(r).includes(emitter.token)), 'the token itself is never stored');
+    assert.ok(
+      tokens.every((r) => !JSON.stringify(r).includes(emitter.token)),
+      'the token itself is never stored',
+    );
   });
 
   test('health endpoints need no token', async () => {

@@ -12,7 +12,11 @@ describe('GET /api/v1/events', { timeout: 60_000 }, () => {
     t = await startTestApp();
     for (let i = 0; i < 25; i++) {
       const type = i % 2 === 0 ? 'com.example.even' : 'com.example.odd';
-      const response = await t.post('/events', JSON.stringify(cloudEvent({ type, source: i < 5 ? 'src/a' : 'src/b' })), CE_JSON);
+      const response = await t.post(
+        '/events',
+        JSON.stringify(cloudEvent({ type, source: i < 5 ? 'src/a' : 'src/b' })),
+        CE_JSON,
+      );
       ids.push(response.body.id as string);
     }
   });
@@ -34,7 +38,10 @@ describe('GET /api/v1/events', { timeout: 60_000 }, () => {
 
   test('ascending order', async () => {
     const page = await t.get('/api/v1/events?order=asc&limit=1000');
-    assert.deepEqual(page.body.items.map((i: { id: string }) => i.id), ids);
+    assert.deepEqual(
+      page.body.items.map((i: { id: string }) => i.id),
+      ids,
+    );
   });
 
   test('filters by type and source and time', async () => {
@@ -44,7 +51,9 @@ describe('GET /api/v1/events', { timeout: 60_000 }, () => {
     assert.equal(a.body.items.length, 5);
     const future = await t.get(`/api/v1/events?since=${new Date(Date.now() + 60_000).toISOString()}`);
     assert.equal(future.body.items.length, 0);
-    const past = await t.get(`/api/v1/events?until=${new Date(Date.now() + 60_000).toISOString()}&limit=1000`);
+    const past = await t.get(
+      `/api/v1/events?until=${new Date(Date.now() + 60_000).toISOString()}&limit=1000`,
+    );
     assert.equal(past.body.items.length, 25);
   });
 

@@ -44,7 +44,9 @@ describe('cloudevents SDK as a client', { timeout: 30_000 }, () => {
   }
 
   test('a batch serialised by the SDK', async () => {
-    const events = [1, 2, 3].map((n) => new CloudEvent({ type: 'dev.junction.sdk.batch', source: '/sdk/batch', data: { n } }));
+    const events = [1, 2, 3].map(
+      (n) => new CloudEvent({ type: 'dev.junction.sdk.batch', source: '/sdk/batch', data: { n } }),
+    );
     const message = HTTP.structured(events[0]!);
     const body = `[${events.map((event) => JSON.stringify(event.toJSON())).join(',')}]`;
     const response = await t.post('/events', body, { 'content-type': 'application/cloudevents-batch+json' });

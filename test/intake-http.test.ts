@@ -22,7 +22,12 @@ describe('POST /events', { timeout: 60_000 }, () => {
     return page.body.items.length as number;
   }
 
-  async function refused(body: string | Uint8Array, headers: Record<string, string>, status: number, code: string) {
+  async function refused(
+    body: string | Uint8Array,
+    headers: Record<string, string>,
+    status: number,
+    code: string,
+  ) {
     const beforeCount = await storedCount();
     const response = await t.post('/events', body, headers);
     assert.equal(response.status, status, JSON.stringify(response.body));
@@ -75,7 +80,9 @@ describe('POST /events', { timeout: 60_000 }, () => {
 
   test('batched mode stores all and answers their ids in order', async () => {
     const events = [cloudEvent(), cloudEvent(), cloudEvent()];
-    const response = await t.post('/events', JSON.stringify(events), { 'content-type': 'application/cloudevents-batch+json' });
+    const response = await t.post('/events', JSON.stringify(events), {
+      'content-type': 'application/cloudevents-batch+json',
+    });
     assert.equal(response.status, 202);
     assert.equal(response.body.ids.length, 3);
     assert.equal(response.body.duplicates, 0);
@@ -83,21 +90,33 @@ describe('POST /events', { timeout: 60_000 }, () => {
       const stored = await t.get(`/api/v1/events/${id}`);
       assert.equal(stored.body.event.id, events[i]!.id);
     }
-    const again = await t.post('/events', JSON.stringify(events), { 'content-type': 'application/cloudevents-batch+json' });
+    const again = await t.post('/events', JSON.stringify(events), {
+      'content-type': 'application/cloudevents-batch+json',
+    });
     assert.equal(again.status, 200);
     assert.deepEqual(again.body, { ids: response.body.ids, duplicates: 3 });
   });
 
   test('a batch with one bad event is refused whole and names the bad one', async () => {
     const events = [cloudEvent(), { ...cloudEvent(), specversion: '0.3' }, cloudEvent()];
-    const response = await refused(JSON.stringify(events), { 'content-type': 'application/cloudevents-batch+json' }, 400, 'EVENT_BATCH_INVALID');
+    const response = await refused(
+      JSON.stringify(events),
+      { 'content-type': 'application/cloudevents-batch+json' },
+      400,
+      'EVENT_BATCH_INVALID',
+    );
     assert.match(response.body.error.message, /\b1\b/);
     assert.equal(response.body.error.details.index, 1);
   });
 
   test('a batch larger than the limit answers 413', async () => {
     const events = Array.from({ length: 11 }, () => cloudEvent());
-    await refused(JSON.stringify(events), { 'content-type': 'application/cloudevents-batch+json' }, 413, 'EVENT_BATCH_TOO_LARGE');
+    await refused(
+      JSON.stringify(events),
+      { 'content-type': 'application/cloudevents-batch+json' },
+      413,
+      'EVENT_BATCH_TOO_LARGE',
+    );
   });
 
   test('malformed JSON', async () => {
@@ -106,7 +125,12 @@ describe('POST /events', { timeout: 60_000 }, () => {
 
   test('wrong content type', async () => {
     await refused('<event/>', { 'content-type': 'application/xml' }, 415, 'EVENT_UNSUPPORTED_MEDIA_TYPE');
-    await refused('x', { 'content-type': 'application/cloudevents+xml' }, 415, 'EVENT_UNSUPPORTED_MEDIA_TYPE');
+    await refused(
+      'x',
+      { 'content-type': 'application/cloudevents+xml' },
+      415,
+      'EVENT_UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   test('missing required attributes', async () => {
@@ -119,7 +143,12 @@ describe('POST /events', { timeout: 60_000 }, () => {
   });
 
   test('wrong specversion', async () => {
-    await refused(JSON.stringify(cloudEvent({ specversion: '0.3' })), CE_JSON, 400, 'EVENT_SPECVERSION_UNSUPPORTED');
+    await refused(
+      JSON.stringify(cloudEvent({ specversion: '0.3' })),
+      CE_JSON,
+      400,
+      'EVENT_SPECVERSION_UNSUPPORTED',
+    );
   });
 
   test('body over the configured limit answers 413', async () => {
@@ -129,16 +158,30 @@ describe('POST /events', { timeout: 60_000 }, () => {
 
   test('JSON nested deeper than the limit', async () => {
     const deep = '['.repeat(10_000) + ']'.repeat(10_000);
-    await refused(`{"specversion":"1.0","id":"d","source":"s","type":"t","data":${deep}}`, CE_JSON, 400, 'EVENT_TOO_DEEP');
+    await refused(
+      `{"specversion":"1.0","id":"d","source":"s","type":"t","data":${deep}}`,
+      CE_JSON,
+      400,
+      'EVENT_TOO_DEEP',
+    );
   });
 
   test('invalid UTF-8', async () => {
-    const body = Buffer.concat([Buffer.from('{"specversion":"1.0","id":"u","source":"s","type":"t","data":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"specversion":"1.0","id":"u","source":"s","type":"t","data":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
     await refused(body, CE_JSON, 400, 'EVENT_INVALID_UTF8');
   });
 
   test('an unsupported charset is refused', async () => {
-    await refused(JSON.stringify(cloudEvent()), { 'content-type': 'application/cloudevents+json; charset=latin1' }, 415, 'EVENT_UNSUPPORTED_MEDIA_TYPE');
+    await refused(
+      JSON.stringify(cloudEvent()),
+      { 'content-type': 'application/cloudevents+json; charset=latin1' },
+      415,
+      'EVENT_UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   test('extension attributes with bad names or values', async () => {
@@ -148,14 +191,34 @@ describe('POST /events', { timeout: 60_000 }, () => {
 
   test('header injection attempts never reach the store', async () => {
     // Percent-encoded CR LF decodes to control characters: the binding refuses them.
-    await refused('{}', { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'a%0D%0AX-Evil:%201', 'ce-source': 's', 'ce-type': 't' }, 400, 'EVENT_ATTRIBUTE_INVALID');
+    await refused(
+      '{}',
+      {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'a%0D%0AX-Evil:%201',
+        'ce-source': 's',
+        'ce-type': 't',
+      },
+      400,
+      'EVENT_ATTRIBUTE_INVALID',
+    );
     // Raw CR LF inside a header value is refused by the HTTP parser before any route runs.
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(t.url);
-      const req = httpRequest({ host: url.hostname, port: url.port, method: 'POST', path: '/events', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: '/events',
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', () => resolve(-1));
       try {
         req.setHeader('ce-id', 'a\r\nX-Evil: 1');
@@ -171,7 +234,11 @@ describe('POST /events', { timeout: 60_000 }, () => {
   });
 
   test('prototype pollution through the body does nothing', async () => {
-    const response = await t.post('/events', '{"specversion":"1.0","id":"p1","source":"s","type":"t","__proto__":{"polluted":true},"data":{"__proto__":{"polluted":true}}}', CE_JSON);
+    const response = await t.post(
+      '/events',
+      '{"specversion":"1.0","id":"p1","source":"s","type":"t","__proto__":{"polluted":true},"data":{"__proto__":{"polluted":true}}}',
+      CE_JSON,
+    );
     assert.ok(response.status === 202 || response.status === 400, String(response.status));
     assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
   });

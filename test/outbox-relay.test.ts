@@ -25,12 +25,12 @@ async function backlog(store: Store, n: number): Promise<string[]> {
 
 async function collect(bus: Bus, group: string): Promise<{ ids: string[]; types: string[] }> {
   const seen = { ids: [] as string[], types: [] as string[] };
-  await bus.subscribe(EVENTS_TOPIC, group, async (delivery) => {
+  await bus.subscribe(EVENTS_TOPIC, group, (delivery) => {
     const stored = decodeStoredEvent(delivery.message.data);
     assert.equal(stored.id, delivery.message.id);
     seen.ids.push(stored.id);
     seen.types.push(stored.event.type);
-    return ack;
+    return Promise.resolve(ack);
   });
   return seen;
 }
@@ -42,9 +42,17 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       const seen = await collect(t.app.bus, 'relay-test');
       const response = await t.post('/events', JSON.stringify(cloudEvent({ type: 'com.example.relayed' })));
       assert.equal(response.status, 202);
-      await eventually(() => (seen.ids.includes(response.body.id as string) ? true : undefined), 5000, 'the event on the bus');
+      await eventually(
+        () => (seen.ids.includes(response.body.id as string) ? true : undefined),
+        5000,
+        'the event on the bus',
+      );
       assert.deepEqual(seen.types, ['com.example.relayed']);
-      await eventually(async () => ((await t.app.store.outboxStats()).pending === 0 ? true : undefined), 5000, 'outbox empty');
+      await eventually(
+        async () => ((await t.app.store.outboxStats()).pending === 0 ? true : undefined),
+        5000,
+        'outbox empty',
+      );
     } finally {
       await t.close();
     }

@@ -15,8 +15,29 @@ describe('TLS', { timeout: 60_000 }, () => {
   let t: TestApp;
 
   before(async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     t = await startTestApp({ server: { tls: { cert, key } } }, dir.path);
   });
   after(async () => {
@@ -28,7 +49,14 @@ describe('TLS', { timeout: 60_000 }, () => {
     const url = new URL(t.url);
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: '/events', method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, ...(ca === undefined ? {} : { ca }) },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/events',
+          method: 'POST',
+          headers: { 'content-type': 'application/cloudevents+json' },
+          ...(ca === undefined ? {} : { ca }),
+        },
         (res) => {
           let text = '';
           res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -53,8 +81,9 @@ describe('TLS', { timeout: 60_000 }, () => {
   test('a missing key file is a clear start-up error', async () => {
     const other = tempDir();
     try {
-      await assert.rejects(startTestApp({ server: { tls: { cert, key: join(other.path, 'missing.pem') } } }, other.path), (error: unknown) =>
-        isJunctionError(error, 'CONFIG_TLS_INVALID'),
+      await assert.rejects(
+        startTestApp({ server: { tls: { cert, key: join(other.path, 'missing.pem') } } }, other.path),
+        (error: unknown) => isJunctionError(error, 'CONFIG_TLS_INVALID'),
       );
     } finally {
       other.remove();

@@ -6,7 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { formatConfigProblems, initProject, loadConfig, printConfigYaml, redactConfig, type JunctionConfig } from '../config/index.ts';
+import {
+  formatConfigProblems,
+  initProject,
+  loadConfig,
+  printConfigYaml,
+  redactConfig,
+  type JunctionConfig,
+} from '../config/index.ts';
 import { openStore } from '../store/index.ts';
 import { TOKEN_SCOPES, createApiToken, isTokenScope } from '../security/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
@@ -34,7 +41,10 @@ const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
 async function config(overrides?: Record<string, unknown>): Promise<JunctionConfig> {
   const path = globals().config;
-  const loaded = await loadConfig({ ...(path === undefined ? {} : { path }), ...(overrides === undefined ? {} : { overrides }) });
+  const loaded = await loadConfig({
+    ...(path === undefined ? {} : { path }),
+    ...(overrides === undefined ? {} : { overrides }),
+  });
   return loaded.config;
 }
 
@@ -58,7 +68,10 @@ export function parseTime(value: string, flag: string): string {
   }
   const parsed = Date.parse(value);
   if (Number.isNaN(parsed)) {
-    throw new JunctionError('CLI_USAGE', `${flag} takes an ISO 8601 time or a duration like 30m, 2h, 7d, got '${value}'`);
+    throw new JunctionError(
+      'CLI_USAGE',
+      `${flag} takes an ISO 8601 time or a duration like 30m, 2h, 7d, got '${value}'`,
+    );
   }
   return new Date(parsed).toISOString();
 }
@@ -71,7 +84,8 @@ program
   .action(async (dir: string, flags: { force?: boolean }) => {
     const result = await initProject(dir, { force: flags.force === true });
     for (const file of result.written) process.stdout.write(`${paint('green', 'wrote')}   ${file}\n`);
-    for (const file of result.skipped) process.stdout.write(`${paint('yellow', 'kept')}    ${file} (exists; --force overwrites)\n`);
+    for (const file of result.skipped)
+      process.stdout.write(`${paint('yellow', 'kept')}    ${file} (exists; --force overwrites)\n`);
     process.stdout.write(`\nnext: junction serve${dir === '.' ? '' : ` --config ${dir}/junction.yaml`}\n`);
   });
 
@@ -81,7 +95,8 @@ program
   .option('--host <host>', 'address to listen on (default 127.0.0.1)')
   .option('--port <port>', 'port to listen on (default 8080)', (v) => {
     const port = Number(v);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new JunctionError('CLI_USAGE', `--port must be 0-65535, got '${v}'`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new JunctionError('CLI_USAGE', `--port must be 0-65535, got '${v}'`);
     return port;
   })
   .action(async (flags: { host?: string; port?: number }) => {
@@ -90,7 +105,9 @@ program
     if (flags.port !== undefined) server['port'] = flags.port;
     const cfg = await config(Object.keys(server).length > 0 ? { server } : undefined);
     const app = await startApp(cfg);
-    process.stderr.write(`junction listening on ${app.url} (store ${app.store.kind}, bus ${app.bus.kind}, data ${cfg.dataDir})\n`);
+    process.stderr.write(
+      `junction listening on ${app.url} (store ${app.store.kind}, bus ${app.bus.kind}, data ${cfg.dataDir})\n`,
+    );
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       signals += 1;
@@ -98,7 +115,9 @@ program
         process.stderr.write(`${signal} again: exiting without finishing the shutdown\n`);
         process.exit(130);
       }
-      process.stderr.write(`${signal}: shutting down (finishing requests, publishing the outbox); send again to exit at once\n`);
+      process.stderr.write(
+        `${signal}: shutting down (finishing requests, publishing the outbox); send again to exit at once\n`,
+      );
       app.stop().then(
         () => process.exit(EXIT.ok),
         (error: unknown) => {
@@ -121,39 +140,65 @@ clientOptions(
     .option('--subject <subject>', 'event subject')
     .option('-d, --data <json>', 'event data as JSON')
     .option('--data-file <file>', "event data from a JSON file ('-' reads stdin)")
-    .option('-e, --extension <name=value>', 'extension attribute (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '-e, --extension <name=value>',
+      'extension attribute (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--json', 'print the server answer as JSON'),
-).action(async (flags: ClientFlags & { type: string; source: string; id?: string; subject?: string; data?: string; dataFile?: string; extension: string[]; json?: boolean }) => {
-  if (flags.data !== undefined && flags.dataFile !== undefined) throw new JunctionError('CLI_USAGE', 'give --data or --data-file, not both');
-  const dataText = flags.dataFile !== undefined ? readFileSync(flags.dataFile === '-' ? 0 : flags.dataFile, 'utf8') : flags.data;
-  const event: Record<string, unknown> = {
-    specversion: '1.0',
-    id: flags.id ?? randomUUID(),
-    source: flags.source,
-    type: flags.type,
-    time: new Date().toISOString(),
-  };
-  if (flags.subject !== undefined) event['subject'] = flags.subject;
-  for (const pair of flags.extension) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new JunctionError('CLI_USAGE', `--extension takes name=value, got '${pair}'`);
-    event[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  if (dataText !== undefined) {
-    try {
-      event['data'] = JSON.parse(dataText);
-    } catch (error) {
-      throw new JunctionError('CLI_USAGE', `event data is not valid JSON: ${errorMessage(error)}`);
+).action(
+  async (
+    flags: ClientFlags & {
+      type: string;
+      source: string;
+      id?: string;
+      subject?: string;
+      data?: string;
+      dataFile?: string;
+      extension: string[];
+      json?: boolean;
+    },
+  ) => {
+    if (flags.data !== undefined && flags.dataFile !== undefined)
+      throw new JunctionError('CLI_USAGE', 'give --data or --data-file, not both');
+    const dataText =
+      flags.dataFile !== undefined
+        ? readFileSync(flags.dataFile === '-' ? 0 : flags.dataFile, 'utf8')
+        : flags.data;
+    const event: Record<string, unknown> = {
+      specversion: '1.0',
+      id: flags.id ?? randomUUID(),
+      source: flags.source,
+      type: flags.type,
+      time: new Date().toISOString(),
+    };
+    if (flags.subject !== undefined) event['subject'] = flags.subject;
+    for (const pair of flags.extension) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new JunctionError('CLI_USAGE', `--extension takes name=value, got '${pair}'`);
+      event[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
-    event['datacontenttype'] = 'application/json';
-  }
-  const { status, body } = await clientFrom(flags).request<{ id: string; duplicate: boolean }>('POST', '/events', {
-    body: JSON.stringify(event),
-    headers: { 'content-type': 'application/cloudevents+json' },
-  });
-  if (flags.json === true) printJson({ status, ...body });
-  else process.stdout.write(`${body.duplicate ? 'duplicate of' : 'stored'} ${body.id}\n`);
-});
+    if (dataText !== undefined) {
+      try {
+        event['data'] = JSON.parse(dataText);
+      } catch (error) {
+        throw new JunctionError('CLI_USAGE', `event data is not valid JSON: ${errorMessage(error)}`);
+      }
+      event['datacontenttype'] = 'application/json';
+    }
+    const { status, body } = await clientFrom(flags).request<{ id: string; duplicate: boolean }>(
+      'POST',
+      '/events',
+      {
+        body: JSON.stringify(event),
+        headers: { 'content-type': 'application/cloudevents+json' },
+      },
+    );
+    if (flags.json === true) printJson({ status, ...body });
+    else process.stdout.write(`${body.duplicate ? 'duplicate of' : 'stored'} ${body.id}\n`);
+  },
+);
 
 interface EventItem {
   id: string;
@@ -175,45 +220,69 @@ clientOptions(
     .option('-n, --limit <n>', 'how many (default 20; with --all, page size)', (v) => Number(v))
     .option('--all', 'follow pages to the end')
     .option('--json', 'print JSON ({ items, next } or the event)'),
-).action(async (id: string | undefined, flags: ClientFlags & { type?: string; source?: string; receiver?: string; since?: string; until?: string; limit?: number; all?: boolean; json?: boolean }) => {
-  const client = clientFrom(flags);
-  if (id !== undefined) {
-    const { body } = await client.request<EventItem>('GET', `/api/v1/events/${encodeURIComponent(id)}`);
-    printJson(body);
-    return;
-  }
-  const limit = flags.limit ?? (flags.all === true ? 500 : 20);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new JunctionError('CLI_USAGE', '--limit must be 1-1000');
-  const query = new URLSearchParams({ limit: String(limit) });
-  if (flags.type !== undefined) query.set('type', flags.type);
-  if (flags.source !== undefined) query.set('source', flags.source);
-  if (flags.receiver !== undefined) query.set('receiver', flags.receiver);
-  if (flags.since !== undefined) query.set('since', parseTime(flags.since, '--since'));
-  if (flags.until !== undefined) query.set('until', parseTime(flags.until, '--until'));
-  const items: EventItem[] = [];
-  let next: string | null = null;
-  do {
-    if (next !== null) query.set('cursor', next);
-    const { body } = await client.request<{ items: EventItem[]; next: string | null }>('GET', `/api/v1/events?${query.toString()}`);
-    items.push(...body.items);
-    next = body.next;
-  } while (flags.all === true && next !== null);
-  if (flags.json === true) {
-    printJson({ items, next });
-    return;
-  }
-  if (items.length === 0) {
-    process.stdout.write('no events\n');
-    return;
-  }
-  process.stdout.write(
-    formatTable(
-      ['RECEIVED', 'ID', 'TYPE', 'SOURCE', 'SUBJECT'],
-      items.map((item) => [item.receivedAt, item.id, item.event.type, item.event.source, item.event.subject ?? '']),
-    ),
-  );
-  if (next !== null) process.stdout.write(paint('dim', `more: --all, or --limit up to 1000\n`));
-});
+).action(
+  async (
+    id: string | undefined,
+    flags: ClientFlags & {
+      type?: string;
+      source?: string;
+      receiver?: string;
+      since?: string;
+      until?: string;
+      limit?: number;
+      all?: boolean;
+      json?: boolean;
+    },
+  ) => {
+    const client = clientFrom(flags);
+    if (id !== undefined) {
+      const { body } = await client.request<EventItem>('GET', `/api/v1/events/${encodeURIComponent(id)}`);
+      printJson(body);
+      return;
+    }
+    const limit = flags.limit ?? (flags.all === true ? 500 : 20);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new JunctionError('CLI_USAGE', '--limit must be 1-1000');
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (flags.type !== undefined) query.set('type', flags.type);
+    if (flags.source !== undefined) query.set('source', flags.source);
+    if (flags.receiver !== undefined) query.set('receiver', flags.receiver);
+    if (flags.since !== undefined) query.set('since', parseTime(flags.since, '--since'));
+    if (flags.until !== undefined) query.set('until', parseTime(flags.until, '--until'));
+    const items: EventItem[] = [];
+    let next: string | null = null;
+    do {
+      if (next !== null) query.set('cursor', next);
+      const { body } = await client.request<{ items: EventItem[]; next: string | null }>(
+        'GET',
+        `/api/v1/events?${query.toString()}`,
+      );
+      items.push(...body.items);
+      next = body.next;
+    } while (flags.all === true && next !== null);
+    if (flags.json === true) {
+      printJson({ items, next });
+      return;
+    }
+    if (items.length === 0) {
+      process.stdout.write('no events\n');
+      return;
+    }
+    process.stdout.write(
+      formatTable(
+        ['RECEIVED', 'ID', 'TYPE', 'SOURCE', 'SUBJECT'],
+        items.map((item) => [
+          item.receivedAt,
+          item.id,
+          item.event.type,
+          item.event.source,
+          item.event.subject ?? '',
+        ]),
+      ),
+    );
+    if (next !== null) process.stdout.write(paint('dim', `more: --all, or --limit up to 1000\n`));
+  },
+);
 
 const configCommand = program.command('config').description('inspect the configuration');
 configCommand
@@ -231,20 +300,32 @@ tokenCommand
   .command('create')
   .description('create an API token; it is shown once, alone on the last line')
   .addOption(
-    new Option('--scope <scope>', `scope to grant, repeatable or comma-separated (${TOKEN_SCOPES.join(', ')})`)
-      .argParser((v: string, all: string[] | undefined) => [...(all ?? []), ...v.split(',').map((s) => s.trim())])
+    new Option(
+      '--scope <scope>',
+      `scope to grant, repeatable or comma-separated (${TOKEN_SCOPES.join(', ')})`,
+    )
+      .argParser((v: string, all: string[] | undefined) => [
+        ...(all ?? []),
+        ...v.split(',').map((s) => s.trim()),
+      ])
       .makeOptionMandatory(),
   )
   .option('--name <name>', 'what the token is for', 'unnamed')
   .action(async (flags: { scope: string[]; name: string }) => {
     const scopes = flags.scope.filter((s) => s !== '');
     const bad = scopes.find((s) => !isTokenScope(s));
-    if (bad !== undefined) throw new JunctionError('CLI_USAGE', `unknown scope '${bad}' (expected one of ${TOKEN_SCOPES.join(', ')})`);
+    if (bad !== undefined)
+      throw new JunctionError(
+        'CLI_USAGE',
+        `unknown scope '${bad}' (expected one of ${TOKEN_SCOPES.join(', ')})`,
+      );
     const cfg = await config();
     const store = await openStore(cfg.store.url, { durability: cfg.store.durability, baseDir: cfg.dataDir });
     try {
       const created = await createApiToken(store, flags.name, scopes.filter(isTokenScope));
-      process.stdout.write(`created token ${created.record.id} (${flags.name}) with scopes ${created.record.scopes.join(', ')}\n`);
+      process.stdout.write(
+        `created token ${created.record.id} (${flags.name}) with scopes ${created.record.scopes.join(', ')}\n`,
+      );
       process.stdout.write('store it now: it cannot be shown again\n');
       process.stdout.write(`${created.token}\n`);
     } finally {
@@ -267,7 +348,14 @@ tokenCommand
         process.stdout.write(
           formatTable(
             ['ID', 'NAME', 'SCOPES', 'CREATED', 'LAST USED', 'REVOKED'],
-            items.map((t) => [t.id, t.name, t.scopes.join(','), t.createdAt, t.lastUsedAt ?? '-', t.revokedAt ?? '-']),
+            items.map((t) => [
+              t.id,
+              t.name,
+              t.scopes.join(','),
+              t.createdAt,
+              t.lastUsedAt ?? '-',
+              t.revokedAt ?? '-',
+            ]),
           ),
         );
     } finally {
@@ -282,7 +370,8 @@ tokenCommand
     const cfg = await config();
     const store = await openStore(cfg.store.url, { durability: cfg.store.durability, baseDir: cfg.dataDir });
     try {
-      if (!(await store.revokeToken(id))) throw new JunctionError('API_NOT_FOUND', `no active token with id '${id}'`, { httpStatus: 404 });
+      if (!(await store.revokeToken(id)))
+        throw new JunctionError('API_NOT_FOUND', `no active token with id '${id}'`, { httpStatus: 404 });
       process.stdout.write(`revoked ${id}\n`);
     } finally {
       await store.close();
@@ -295,8 +384,11 @@ function report(error: unknown): number {
   }
   if (isJunctionError(error)) {
     process.stderr.write(`${paint('red', 'error', process.stderr)}: ${error.message} [${error.code}]\n`);
-    if (error.code === 'CONFIG_INVALID') process.stderr.write(`${formatConfigProblems(error)}\n`);
-    return exitCodeFor(error.code, error.httpStatus === 500 && error.code.startsWith('CONFIG_') ? undefined : error.httpStatus);
+    if (Array.isArray(error.details?.['problems'])) process.stderr.write(`${formatConfigProblems(error)}\n`);
+    return exitCodeFor(
+      error.code,
+      error.httpStatus === 500 && error.code.startsWith('CONFIG_') ? undefined : error.httpStatus,
+    );
   }
   process.stderr.write(`${paint('red', 'error', process.stderr)}: ${errorMessage(error)}\n`);
   return EXIT.failure;

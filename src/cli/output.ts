@@ -15,7 +15,11 @@ export function printJson(value: unknown): void {
 }
 
 /** Columns padded to the widest cell; cells are cut at `maxWidth`. */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], maxWidth = 60): string {
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  maxWidth = 60,
+): string {
   const clip = (cell: string): string => (cell.length > maxWidth ? `${cell.slice(0, maxWidth - 1)}…` : cell);
   const all = [headers, ...rows].map((row) => row.map((cell) => clip(cell.replace(/[\r\n\t]/g, ' '))));
   const widths = headers.map((_, i) => Math.max(...all.map((row) => row[i]?.length ?? 0)));

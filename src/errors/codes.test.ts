@@ -9,15 +9,23 @@ const docPath = join(import.meta.dirname, '..', '..', 'docs', 'errors.md');
 
 test('docs/errors.md documents exactly the codes in the catalogue', () => {
   const doc = readFileSync(docPath, 'utf8');
-  const documented = [...doc.matchAll(/^### `([A-Z_]+)`/gm)].map((m) => m[1]);
+  const documented = [...doc.matchAll(/^### `([A-Z0-9_]+)`/gm)].map((m) => m[1]);
   const missing = Object.keys(ERROR_CODES).filter((code) => !documented.includes(code));
   const stale = documented.filter((code) => !(code! in ERROR_CODES));
   assert.deepEqual(missing, [], `codes missing from docs/errors.md: ${missing.join(', ')}`);
   assert.deepEqual(stale, [], `docs/errors.md lists unknown codes: ${stale.join(', ')}`);
   for (const [code, entry] of Object.entries(ERROR_CODES)) {
     const section = doc.split(`### \`${code}\``)[1]?.split('\n### ')[0] ?? '';
-    assert.match(section, new RegExp(`HTTP ${entry.httpStatus}\\b`), `${code}: docs must give HTTP ${entry.httpStatus}`);
-    assert.match(section, entry.retryable ? /retryable: yes/ : /retryable: no/, `${code}: docs must say whether it is retryable`);
+    assert.match(
+      section,
+      new RegExp(`HTTP ${entry.httpStatus}\\b`),
+      `${code}: docs must give HTTP ${entry.httpStatus}`,
+    );
+    assert.match(
+      section,
+      entry.retryable ? /retryable: yes/ : /retryable: no/,
+      `${code}: docs must say whether it is retryable`,
+    );
   }
 });
 

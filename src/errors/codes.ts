@@ -9,46 +9,149 @@ export interface ErrorCodeEntry {
 }
 
 export const ERROR_CODES = {
-  CONFIG_INVALID: { httpStatus: 500, retryable: false, summary: 'junction.yaml does not match the configuration schema' },
-  CONFIG_NOT_FOUND: { httpStatus: 500, retryable: false, summary: 'the configuration file named does not exist' },
-  CONFIG_ENV_MISSING: { httpStatus: 500, retryable: false, summary: 'a ${VAR} reference names an unset environment variable' },
-  CONFIG_INSECURE_BIND: { httpStatus: 500, retryable: false, summary: 'a non-loopback address was configured without API tokens' },
-  CONFIG_TLS_INVALID: { httpStatus: 500, retryable: false, summary: 'the TLS certificate or key cannot be read or used' },
+  CONFIG_INVALID: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'junction.yaml does not match the configuration schema',
+  },
+  CONFIG_NOT_FOUND: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'the configuration file named does not exist',
+  },
+  CONFIG_ENV_MISSING: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a ${VAR} reference names an unset environment variable',
+  },
+  CONFIG_INSECURE_BIND: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a non-loopback address was configured without API tokens',
+  },
+  CONFIG_TLS_INVALID: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'the TLS certificate or key cannot be read or used',
+  },
 
   EVENT_MALFORMED_JSON: { httpStatus: 400, retryable: false, summary: 'the body is not valid JSON' },
   EVENT_INVALID_UTF8: { httpStatus: 400, retryable: false, summary: 'the body is not valid UTF-8' },
-  EVENT_TOO_DEEP: { httpStatus: 400, retryable: false, summary: 'the JSON nests deeper than the configured limit' },
-  EVENT_TOO_LARGE: { httpStatus: 413, retryable: false, summary: 'the body is larger than the configured limit' },
-  EVENT_UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false, summary: 'the content type is not one the CloudEvents HTTP binding allows here' },
-  EVENT_ATTRIBUTE_MISSING: { httpStatus: 400, retryable: false, summary: 'a required CloudEvents attribute is missing' },
-  EVENT_ATTRIBUTE_INVALID: { httpStatus: 400, retryable: false, summary: 'a CloudEvents attribute has an invalid name or value' },
+  EVENT_TOO_DEEP: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'the JSON nests deeper than the configured limit',
+  },
+  EVENT_TOO_LARGE: {
+    httpStatus: 413,
+    retryable: false,
+    summary: 'the body is larger than the configured limit',
+  },
+  EVENT_UNSUPPORTED_MEDIA_TYPE: {
+    httpStatus: 415,
+    retryable: false,
+    summary: 'the content type is not one the CloudEvents HTTP binding allows here',
+  },
+  EVENT_ATTRIBUTE_MISSING: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a required CloudEvents attribute is missing',
+  },
+  EVENT_ATTRIBUTE_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a CloudEvents attribute has an invalid name or value',
+  },
   EVENT_SPECVERSION_UNSUPPORTED: { httpStatus: 400, retryable: false, summary: 'the specversion is not 1.0' },
-  EVENT_DATA_INVALID: { httpStatus: 422, retryable: false, summary: "the event's data does not match the JSON Schema registered for its type" },
-  EVENT_BATCH_INVALID: { httpStatus: 400, retryable: false, summary: 'a batch is not a JSON array of CloudEvents, or one of its events is invalid' },
-  EVENT_BATCH_TOO_LARGE: { httpStatus: 413, retryable: false, summary: 'a batch holds more events than the configured limit' },
+  EVENT_DATA_INVALID: {
+    httpStatus: 422,
+    retryable: false,
+    summary: "the event's data does not match the JSON Schema registered for its type",
+  },
+  EVENT_BATCH_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a batch is not a JSON array of CloudEvents, or one of its events is invalid',
+  },
+  EVENT_BATCH_TOO_LARGE: {
+    httpStatus: 413,
+    retryable: false,
+    summary: 'a batch holds more events than the configured limit',
+  },
   EVENT_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no stored event has that id' },
 
-  API_UNAUTHENTICATED: { httpStatus: 401, retryable: false, summary: 'the request carries no API token, or one Junction does not know' },
-  API_FORBIDDEN: { httpStatus: 403, retryable: false, summary: 'the API token lacks the scope the request needs' },
+  API_UNAUTHENTICATED: {
+    httpStatus: 401,
+    retryable: false,
+    summary: 'the request carries no API token, or one Junction does not know',
+  },
+  API_FORBIDDEN: {
+    httpStatus: 403,
+    retryable: false,
+    summary: 'the API token lacks the scope the request needs',
+  },
   API_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no route matches the method and path' },
-  API_BAD_REQUEST: { httpStatus: 400, retryable: false, summary: 'a query parameter or request header is invalid' },
-  API_CURSOR_INVALID: { httpStatus: 400, retryable: false, summary: 'the pagination cursor was not issued by this server' },
+  API_BAD_REQUEST: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a query parameter or request header is invalid',
+  },
+  API_CURSOR_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'the pagination cursor was not issued by this server',
+  },
 
   STORE_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'the store cannot be reached or is busy' },
-  STORE_MIGRATION_FAILED: { httpStatus: 500, retryable: false, summary: 'a schema migration failed; the store was left at its previous version' },
-  STORE_VERSION_TOO_NEW: { httpStatus: 500, retryable: false, summary: 'the store was written by a newer Junction' },
-  INTAKE_OVERLOADED: { httpStatus: 503, retryable: true, summary: 'intake has more events waiting to be stored than its bound' },
-  INTAKE_SHUTTING_DOWN: { httpStatus: 503, retryable: true, summary: 'the server is shutting down and takes no new events' },
+  STORE_MIGRATION_FAILED: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a schema migration failed; the store was left at its previous version',
+  },
+  STORE_VERSION_TOO_NEW: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'the store was written by a newer Junction',
+  },
+  INTAKE_OVERLOADED: {
+    httpStatus: 503,
+    retryable: true,
+    summary: 'intake has more events waiting to be stored than its bound',
+  },
+  INTAKE_SHUTTING_DOWN: {
+    httpStatus: 503,
+    retryable: true,
+    summary: 'the server is shutting down and takes no new events',
+  },
 
   BUS_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'the message bus cannot be reached' },
   BUS_CLOSED: { httpStatus: 503, retryable: false, summary: 'the bus was closed and accepts no more work' },
-  BUS_TOPIC_INVALID: { httpStatus: 500, retryable: false, summary: 'a topic or group name has characters the bus cannot carry' },
-  BUS_MESSAGE_INVALID: { httpStatus: 500, retryable: false, summary: 'a message id, header or payload is one the bus cannot carry' },
-  BUS_CAPABILITY_MISSING: { httpStatus: 500, retryable: false, summary: 'the configured bus lacks a capability Junction needs' },
+  BUS_TOPIC_INVALID: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a topic or group name has characters the bus cannot carry',
+  },
+  BUS_MESSAGE_INVALID: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a message id, header or payload is one the bus cannot carry',
+  },
 
-  CLI_USAGE: { httpStatus: 400, retryable: false, summary: 'the command line is incomplete or contradictory' },
-  CLI_SERVER_UNREACHABLE: { httpStatus: 503, retryable: true, summary: 'the CLI could not reach the Junction server' },
-  INTERNAL: { httpStatus: 500, retryable: false, summary: 'an unexpected failure inside Junction; the log has the details' },
+  CLI_USAGE: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'the command line is incomplete or contradictory',
+  },
+  CLI_SERVER_UNREACHABLE: {
+    httpStatus: 503,
+    retryable: true,
+    summary: 'the CLI could not reach the Junction server',
+  },
+  INTERNAL: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'an unexpected failure inside Junction; the log has the details',
+  },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

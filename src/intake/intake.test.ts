@@ -6,7 +6,13 @@ import type { CloudEvent } from '../events/index.ts';
 import { createIntake } from './intake.ts';
 
 let n = 0;
-const event = (fields: Partial<CloudEvent> = {}): CloudEvent => ({ specversion: '1.0', id: `i${++n}`, source: 'unit', type: 'com.example.unit', ...fields });
+const event = (fields: Partial<CloudEvent> = {}): CloudEvent => ({
+  specversion: '1.0',
+  id: `i${++n}`,
+  source: 'unit',
+  type: 'com.example.unit',
+  ...fields,
+});
 
 /** A real in-memory store whose writes take `delayMs`, as on a slow disk. */
 function slowed(store: Store, delayMs: number): Store & { commits: number } {
@@ -34,10 +40,12 @@ describe('intake', { timeout: 20_000 }, () => {
   test('beyond maxPendingEvents submissions are refused with INTAKE_OVERLOADED, the rest stored', async () => {
     const store = slowed(await openStore('sqlite::memory:', {}), 30);
     const intake = createIntake({ store, maxPendingEvents: 5 });
-    const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => intake.submit('events', [event()])));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, () => intake.submit('events', [event()])),
+    );
     const refused = outcomes.filter((o) => o.status === 'rejected');
     assert.equal(refused.length, 5);
-    for (const o of refused) assert.ok(isJunctionError((o as PromiseRejectedResult).reason, 'INTAKE_OVERLOADED'));
+    for (const o of refused) assert.ok(isJunctionError(o.reason, 'INTAKE_OVERLOADED'));
     assert.equal((await store.listEvents({}, { limit: 100 })).items.length, 5);
     await intake.close();
     await store.close();
@@ -49,7 +57,9 @@ describe('intake', { timeout: 20_000 }, () => {
     const pending = intake.submit('events', [event(), event()]);
     await intake.close();
     assert.equal((await pending).length, 2);
-    await assert.rejects(intake.submit('events', [event()]), (e: unknown) => isJunctionError(e, 'INTAKE_SHUTTING_DOWN'));
+    await assert.rejects(intake.submit('events', [event()]), (e: unknown) =>
+      isJunctionError(e, 'INTAKE_SHUTTING_DOWN'),
+    );
     await store.close();
   });
 
@@ -76,10 +86,13 @@ describe('intake', { timeout: 20_000 }, () => {
     const broken = Object.create(real) as Store;
     broken.appendEvents = () => Promise.reject(new Error('disk on fire'));
     const intake = createIntake({ store: broken });
-    const outcomes = await Promise.allSettled([intake.submit('events', [event()]), intake.submit('events', [event()])]);
+    const outcomes = await Promise.allSettled([
+      intake.submit('events', [event()]),
+      intake.submit('events', [event()]),
+    ]);
     for (const o of outcomes) {
       assert.equal(o.status, 'rejected');
-      const reason = (o as PromiseRejectedResult).reason as { code: string; retryable: boolean };
+      const reason = o.reason as { code: string; retryable: boolean };
       assert.equal(reason.code, 'STORE_UNAVAILABLE');
       assert.equal(reason.retryable, true);
     }

@@ -124,7 +124,10 @@ export function createIntake(options: IntakeOptions): Intake {
   return {
     async submit(receiver, events, submitOptions = {}) {
       if (closed) {
-        throw new JunctionError('INTAKE_SHUTTING_DOWN', 'the server is shutting down; retry against another instance or later');
+        throw new JunctionError(
+          'INTAKE_SHUTTING_DOWN',
+          'the server is shutting down; retry against another instance or later',
+        );
       }
       const startedAt = process.hrtime.bigint();
       if (metrics !== undefined) for (const event of events) metrics.received(receiver, event.type);
@@ -134,11 +137,15 @@ export function createIntake(options: IntakeOptions): Intake {
             options.validateData!(event);
           } catch (error) {
             if (events.length > 1 && isJunctionError(error)) {
-              throw new JunctionError('EVENT_BATCH_INVALID', `event ${index} of the batch: ${error.message}`, {
-                httpStatus: error.httpStatus,
-                details: { index, code: error.code, ...error.details },
-                cause: error,
-              });
+              throw new JunctionError(
+                'EVENT_BATCH_INVALID',
+                `event ${index} of the batch: ${error.message}`,
+                {
+                  httpStatus: error.httpStatus,
+                  details: { index, code: error.code, ...error.details },
+                  cause: error,
+                },
+              );
             }
             throw error;
           }

@@ -42,7 +42,9 @@ export function encodeStoredEvent(event: StoredEvent): Uint8Array {
 }
 
 export function decodeStoredEvent(data: Uint8Array): StoredEvent {
-  return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as StoredEvent;
+  return JSON.parse(
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+  ) as StoredEvent;
 }
 
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -99,7 +101,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       });
     } catch (error) {
       await store.markOutboxFailed(entry.seq, errorMessage(error)).catch((markError: unknown) => {
-        logger.warn({ code: isJunctionError(markError) ? markError.code : 'INTERNAL' }, 'outbox: could not record a failed publish');
+        logger.warn(
+          { code: isJunctionError(markError) ? markError.code : 'INTERNAL' },
+          'outbox: could not record a failed publish',
+        );
       });
       throw error;
     }
@@ -107,7 +112,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function run(): Promise<void> {
     while (running) {
-      let more = false;
+      let more: boolean;
       try {
         more = await round();
         failures = 0;
@@ -115,7 +120,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failures += 1;
         const backoff = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2);
         logger.warn(
-          { code: isJunctionError(error) ? error.code : 'INTERNAL', err: errorMessage(error), retryInMs: Math.round(backoff) },
+          {
+            code: isJunctionError(error) ? error.code : 'INTERNAL',
+            err: errorMessage(error),
+            retryInMs: Math.round(backoff),
+          },
           'outbox: publishing failed; retrying',
         );
         if (stopping) return;
@@ -145,7 +154,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
-          logger.warn({ code: 'INTAKE_SHUTTING_DOWN' }, 'outbox: stop timed out; unpublished entries are published at the next start');
+          logger.warn(
+            { code: 'INTAKE_SHUTTING_DOWN' },
+            'outbox: stop timed out; unpublished entries are published at the next start',
+          );
           resolve();
         }, timeoutMs);
       });

@@ -44,10 +44,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   const counter = (name: string, help: string, labelNames: string[]): Counter =>
     new Counter({ name, help, labelNames, registers: [registry] });
-  const received = counter('junction_events_received_total', 'Events received, before validation and dedupe.', ['receiver', 'type']);
-  const accepted = counter('junction_events_accepted_total', 'Events stored for the first time.', ['receiver', 'type']);
-  const duplicates = counter('junction_events_duplicate_total', 'Events answered as duplicates of a stored event.', ['receiver', 'type']);
-  const rejected = counter('junction_events_rejected_total', 'Requests refused, by error code.', ['receiver', 'code']);
+  const received = counter(
+    'junction_events_received_total',
+    'Events received, before validation and dedupe.',
+    ['receiver', 'type'],
+  );
+  const accepted = counter('junction_events_accepted_total', 'Events stored for the first time.', [
+    'receiver',
+    'type',
+  ]);
+  const duplicates = counter(
+    'junction_events_duplicate_total',
+    'Events answered as duplicates of a stored event.',
+    ['receiver', 'type'],
+  );
+  const rejected = counter('junction_events_rejected_total', 'Requests refused, by error code.', [
+    'receiver',
+    'code',
+  ]);
   const ingest = new Histogram({
     name: 'junction_ingest_duration_seconds',
     help: 'Time from a request being read to its events being durable.',

@@ -42,13 +42,23 @@ export interface CreatedToken {
   readonly record: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>;
 }
 
-export async function createApiToken(store: Store, name: string, scopes: readonly TokenScope[]): Promise<CreatedToken> {
+export async function createApiToken(
+  store: Store,
+  name: string,
+  scopes: readonly TokenScope[],
+): Promise<CreatedToken> {
   if (scopes.length === 0) {
-    throw new JunctionError('CLI_USAGE', `a token needs at least one scope (one of ${TOKEN_SCOPES.join(', ')})`);
+    throw new JunctionError(
+      'CLI_USAGE',
+      `a token needs at least one scope (one of ${TOKEN_SCOPES.join(', ')})`,
+    );
   }
   for (const scope of scopes) {
     if (!isTokenScope(scope)) {
-      throw new JunctionError('CLI_USAGE', `unknown scope '${String(scope)}' (expected one of ${TOKEN_SCOPES.join(', ')})`);
+      throw new JunctionError(
+        'CLI_USAGE',
+        `unknown scope '${String(scope)}' (expected one of ${TOKEN_SCOPES.join(', ')})`,
+      );
     }
   }
   const id = randomBytes(6).toString('hex');

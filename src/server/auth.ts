@@ -88,10 +88,16 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
       if (presented !== undefined) {
         const record = await lookup(presented, now);
         if (record === undefined) {
-          throw new JunctionError('API_UNAUTHENTICATED', 'the API token is unknown or revoked; create one with `junction token create`');
+          throw new JunctionError(
+            'API_UNAUTHENTICATED',
+            'the API token is unknown or revoked; create one with `junction token create`',
+          );
         }
         if (!scopeAllows(record.scopes, scope)) {
-          throw new JunctionError('API_FORBIDDEN', `token '${record.id}' lacks the '${scope}' scope (it has: ${record.scopes.join(', ')})`);
+          throw new JunctionError(
+            'API_FORBIDDEN',
+            `token '${record.id}' lacks the '${scope}' scope (it has: ${record.scopes.join(', ')})`,
+          );
         }
         return record;
       }
@@ -104,7 +110,10 @@ export function createAuthorizer(options: AuthOptions): Authorizer {
       }
       if (options.loopbackBound && !(await hasTokens(now))) {
         if (LOOPBACK_HOSTS.has(hostOf(request.headers.host))) return undefined;
-        throw new JunctionError('API_FORBIDDEN', 'without API tokens the API answers only requests addressed to a loopback host name');
+        throw new JunctionError(
+          'API_FORBIDDEN',
+          'without API tokens the API answers only requests addressed to a loopback host name',
+        );
       }
       throw new JunctionError('API_UNAUTHENTICATED', `this request needs a token with the '${scope}' scope`);
     },

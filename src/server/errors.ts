@@ -8,7 +8,12 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { JunctionError, isJunctionError, type ErrorCode } from '../errors/index.ts';
 
 export interface ErrorBody {
-  readonly error: { readonly code: ErrorCode; readonly message: string; readonly requestId: string; readonly details?: unknown };
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly requestId: string;
+    readonly details?: unknown;
+  };
 }
 
 const FRAMEWORK_CODES: Readonly<Record<string, ErrorCode>> = {
@@ -24,14 +29,23 @@ export function toJunctionError(error: unknown, bodyLimitBytes: number): Junctio
   const fastifyError = error as Partial<FastifyError> | undefined;
   const mapped = fastifyError?.code === undefined ? undefined : FRAMEWORK_CODES[fastifyError.code];
   if (mapped === 'EVENT_TOO_LARGE') {
-    return new JunctionError(mapped, `the body is larger than the limit of ${bodyLimitBytes} bytes (server.bodyLimit)`);
+    return new JunctionError(
+      mapped,
+      `the body is larger than the limit of ${bodyLimitBytes} bytes (server.bodyLimit)`,
+    );
   }
   if (mapped !== undefined) return new JunctionError(mapped, (fastifyError?.message ?? mapped).toLowerCase());
   const status = fastifyError?.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return new JunctionError('API_BAD_REQUEST', (fastifyError?.message ?? 'bad request').toLowerCase(), { httpStatus: status });
+    return new JunctionError('API_BAD_REQUEST', (fastifyError?.message ?? 'bad request').toLowerCase(), {
+      httpStatus: status,
+    });
   }
-  return new JunctionError('INTERNAL', 'internal error; the server log has the details (look up the request id)', { cause: error });
+  return new JunctionError(
+    'INTERNAL',
+    'internal error; the server log has the details (look up the request id)',
+    { cause: error },
+  );
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: JunctionError): FastifyReply {
@@ -39,9 +53,14 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: J
     request.log.error({ err: error.cause, code: error.code, requestId: request.id }, 'request failed');
   }
   if (error.retryable && (error.httpStatus === 503 || error.httpStatus === 429)) {
-    void reply.header('retry-after', String(Math.max(1, Math.ceil(Number(error.details?.['retryAfterSeconds'] ?? 1)))));
+    void reply.header(
+      'retry-after',
+      String(Math.max(1, Math.ceil(Number(error.details?.['retryAfterSeconds'] ?? 1)))),
+    );
   }
   const details = error.details === undefined ? {} : { details: error.details };
-  const body: ErrorBody = { error: { code: error.code, message: error.message, requestId: String(request.id), ...details } };
+  const body: ErrorBody = {
+    error: { code: error.code, message: error.message, requestId: String(request.id), ...details },
+  };
   return reply.code(error.httpStatus).send(body);
 }

@@ -83,7 +83,14 @@ export function createServer(deps: ServerDeps): JunctionServer {
     return sendError(request, reply, junctionError);
   });
   fastify.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new JunctionError('API_NOT_FOUND', `no route for ${request.method} '${request.url.split('?')[0] ?? ''}'`)),
+    sendError(
+      request,
+      reply,
+      new JunctionError(
+        'API_NOT_FOUND',
+        `no route for ${request.method} '${request.url.split('?')[0] ?? ''}'`,
+      ),
+    ),
   );
 
   const context = { ...deps, authorizer, state };
@@ -97,9 +104,13 @@ export function createServer(deps: ServerDeps): JunctionServer {
       try {
         await fastify.listen({ host: settings.host, port: settings.port });
       } catch (error) {
-        throw new JunctionError('CONFIG_INVALID', `cannot listen on ${settings.host}:${settings.port}: ${errorMessage(error)}`, {
-          cause: error,
-        });
+        throw new JunctionError(
+          'CONFIG_INVALID',
+          `cannot listen on ${settings.host}:${settings.port}: ${errorMessage(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
       const address = fastify.server.address();
       const port = typeof address === 'object' && address !== null ? address.port : settings.port;
@@ -120,6 +131,10 @@ function readTls(tls: { readonly cert: string; readonly key: string }): { cert: 
   try {
     return { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
   } catch (error) {
-    throw new JunctionError('CONFIG_TLS_INVALID', `cannot read the TLS certificate or key: ${errorMessage(error)}`, { cause: error });
+    throw new JunctionError(
+      'CONFIG_TLS_INVALID',
+      `cannot read the TLS certificate or key: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -22,19 +22,40 @@ export interface TestApp {
   readonly app: App;
   readonly url: string;
   readonly dir: string;
-  post(path: string, body: string | Uint8Array, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
-  get(path: string, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  post(
+    path: string,
+    body: string | Uint8Array,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  get(
+    path: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
 export async function startTestApp(overrides: Record<string, unknown> = {}, dir?: string): Promise<TestApp> {
   const temp = dir === undefined ? tempDir() : undefined;
   const cwd = dir ?? temp!.path;
-  const server = { host: '127.0.0.1', port: 0, allowAnonymousEmit: true, ...(overrides['server'] as object | undefined) };
+  const server = {
+    host: '127.0.0.1',
+    port: 0,
+    allowAnonymousEmit: true,
+    ...(overrides['server'] as object | undefined),
+  };
   const { config } = await loadConfig({ cwd, env: {}, overrides: { ...overrides, server } });
   const app = await startApp(config, { logger: createLogger({ level: 'silent', format: 'json' }) });
-  const call = async (method: string, path: string, body: string | Uint8Array | undefined, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${app.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const call = async (
+    method: string,
+    path: string,
+    body: string | Uint8Array | undefined,
+    headers: Record<string, string> = {},
+  ) => {
+    const response = await fetch(`${app.url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -48,7 +69,8 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, dir?
     app,
     url: app.url,
     dir: cwd,
-    post: (path, body, headers = { 'content-type': 'application/cloudevents+json' }) => call('POST', path, body, headers),
+    post: (path, body, headers = { 'content-type': 'application/cloudevents+json' }) =>
+      call('POST', path, body, headers),
     get: (path, headers) => call('GET', path, undefined, headers),
     async close() {
       await app.stop();
@@ -63,11 +85,19 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd ?? repoRoot,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NO_COLOR: '1', ...options.env },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '',
+        NO_COLOR: '1',
+        ...options.env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -96,7 +126,11 @@ export function cloudEvent(fields: Record<string, unknown> = {}): Record<string,
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -20,14 +20,21 @@ export interface EventItem {
 }
 
 export function toEventItem(stored: StoredEvent): EventItem {
-  return { id: stored.id, seq: stored.seq, receiver: stored.receiver, receivedAt: stored.receivedAt, event: stored.event };
+  return {
+    id: stored.id,
+    seq: stored.seq,
+    receiver: stored.receiver,
+    receivedAt: stored.receivedAt,
+    event: stored.event,
+  };
 }
 
 type Query = Record<string, string | string[] | undefined>;
 
 function single(query: Query, name: string): string | undefined {
   const value = query[name];
-  if (Array.isArray(value)) throw new JunctionError('API_BAD_REQUEST', `query parameter '${name}' was given more than once`);
+  if (Array.isArray(value))
+    throw new JunctionError('API_BAD_REQUEST', `query parameter '${name}' was given more than once`);
   return value === '' ? undefined : value;
 }
 
@@ -36,20 +43,34 @@ function timestamp(query: Query, name: string): string | undefined {
   if (value === undefined) return undefined;
   const parsed = Date.parse(value);
   if (Number.isNaN(parsed)) {
-    throw new JunctionError('API_BAD_REQUEST', `query parameter '${name}' must be an ISO 8601 time, got '${value.slice(0, 64)}'`);
+    throw new JunctionError(
+      'API_BAD_REQUEST',
+      `query parameter '${name}' must be an ISO 8601 time, got '${value.slice(0, 64)}'`,
+    );
   }
   return new Date(parsed).toISOString();
 }
 
-export function parseEventQuery(query: Query): { filter: EventFilter; limit: number; cursor?: string; order: 'asc' | 'desc' } {
+export function parseEventQuery(query: Query): {
+  filter: EventFilter;
+  limit: number;
+  cursor?: string;
+  order: 'asc' | 'desc';
+} {
   const limitText = single(query, 'limit');
   const limit = limitText === undefined ? 100 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new JunctionError('API_BAD_REQUEST', `query parameter 'limit' must be an integer from 1 to ${MAX_LIMIT}, got '${String(limitText).slice(0, 20)}'`);
+    throw new JunctionError(
+      'API_BAD_REQUEST',
+      `query parameter 'limit' must be an integer from 1 to ${MAX_LIMIT}, got '${String(limitText).slice(0, 20)}'`,
+    );
   }
   const order = single(query, 'order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') {
-    throw new JunctionError('API_BAD_REQUEST', `query parameter 'order' must be 'asc' or 'desc', got '${order.slice(0, 20)}'`);
+    throw new JunctionError(
+      'API_BAD_REQUEST',
+      `query parameter 'order' must be 'asc' or 'desc', got '${order.slice(0, 20)}'`,
+    );
   }
   const filter: Record<string, string> = {};
   for (const name of ['type', 'source', 'receiver'] as const) {
@@ -70,7 +91,11 @@ export function registerApiEventRoutes(fastify: FastifyInstance, context: RouteC
   fastify.get('/api/v1/events', async (request) => {
     await authorizer.authorize(request, 'read');
     const { filter, limit, cursor, order } = parseEventQuery(request.query as Query);
-    const page = await store.listEvents(filter, { limit, order, ...(cursor === undefined ? {} : { cursor }) });
+    const page = await store.listEvents(filter, {
+      limit,
+      order,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     return { items: page.items.map(toEventItem), next: page.next };
   });
 
@@ -78,7 +103,8 @@ export function registerApiEventRoutes(fastify: FastifyInstance, context: RouteC
     await authorizer.authorize(request, 'read');
     const { id } = request.params as { id: string };
     const stored = await store.getEvent(id);
-    if (stored === undefined) throw new JunctionError('EVENT_NOT_FOUND', `no event with id '${id.slice(0, 80)}'`);
+    if (stored === undefined)
+      throw new JunctionError('EVENT_NOT_FOUND', `no event with id '${id.slice(0, 80)}'`);
     return toEventItem(stored);
   });
 }

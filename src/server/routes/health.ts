@@ -11,7 +11,7 @@ import type { RouteContext } from '../context.ts';
 export function registerHealthRoutes(fastify: FastifyInstance, context: RouteContext): void {
   const { store, bus, metrics, authorizer } = context;
 
-  fastify.get('/healthz', async () => ({ status: 'ok' }));
+  fastify.get('/healthz', () => Promise.resolve({ status: 'ok' }));
 
   fastify.get('/readyz', async (_request, reply) => {
     const check = async (ping: () => Promise<void>): Promise<string> => {
