@@ -1,0 +1,484 @@
+/**
+ * The embedded store: the `Store` contract (see ../store.ts) on one `node:sqlite` connection to a
+ * file in WAL mode.
+ *
+ * What callers may assume beyond the contract:
+ * - Each method runs synchronously on the one connection inside its promise, so calls from this
+ *   process never interleave; writes run in `BEGIN IMMEDIATE … COMMIT`. Another process holding
+ *   the write lock longer than `busyTimeoutMs` makes the call reject with `STORE_UNAVAILABLE`
+ *   (retryable).
+ * - `durability: 'normal'` (default) is `synchronous=NORMAL`: a commit survives a killed process;
+ *   `'full'` is `synchronous=FULL`: it survives a power loss too (an fsync per commit).
+ * - Statements are prepared once per connection and reused; the schema must be migrated
+ *   (`migrate()`) before other methods are called.
+ * - `findTokenByHash` returns revoked tokens too, with `revokedAt` set; the caller decides.
+ * - `revokeToken` is true when it revoked an active token, false when no token has that id or it
+ *   was already revoked (the first revocation time is kept).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
+import { v7 as uuidv7 } from 'uuid';
+import { JunctionError, isJunctionError } from '../../errors/index.ts';
+import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../events/index.ts';
+import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveOrder } from '../paging.ts';
+import type {
+  ApiTokenRecord,
+  AppendResult,
+  EventFilter,
+  NewEvent,
+  OutboxEntry,
+  OutboxStats,
+  Page,
+  Store,
+  StoreDurability,
+  TokenScope,
+} from '../store.ts';
+import { applyMigrations, currentVersion } from './migrations.ts';
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:` for a private in-memory database (tests). */
+  readonly path: string;
+  readonly durability?: StoreDurability;
+  /** How long a write waits for another process's write lock; default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** The connection settings in effect, read back from SQLite (for tests and diagnostics). */
+export interface SqliteSettings {
+  /** `wal` for a file, `memory` for `:memory:`. */
+  readonly journalMode: string;
+  /** 1 = NORMAL, 2 = FULL. */
+  readonly synchronous: number;
+  readonly foreignKeys: boolean;
+  readonly busyTimeoutMs: number;
+}
+
+export interface SqliteStore extends Store {
+  readonly kind: 'sqlite';
+  /** The database file, or `:memory:`. */
+  readonly path: string;
+  settings(): Promise<SqliteSettings>;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Write tuning, measured with batches of 100 events of 2 KB (see docs/decisions/0002-sqlite-store.md).
+ * 8 KiB pages hold three such events where 4 KiB pages hold one, so a commit writes fewer WAL
+ * frames. Checkpointing every 32 MiB of WAL instead of 4 MiB copies pages that change in many
+ * commits (index leaves) once rather than many times, at the cost of a longer pause when it runs.
+ */
+const PAGE_SIZE = 8_192;
+const TUNING = [
+  'PRAGMA cache_size = -65536', // 64 MiB of page cache, so index pages are not read back from the file
+  'PRAGMA wal_autocheckpoint = 4096', // pages: 32 MiB of WAL
+  'PRAGMA journal_size_limit = 67108864', // truncate the WAL back to 64 MiB after a checkpoint
+];
+/** The longest `last_error` kept for an outbox entry. */
+const MAX_ERROR_LENGTH = 2_000;
+
+// SQLite primary result codes (the low byte of an extended code).
+const SQLITE_IOERR = 10;
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_FULL = 13;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_CONSTRAINT = 19;
+
+const EVENT_COLUMNS = 'e.seq, e.id, e.dedupe_key, e.receiver, e.received_at, e.body';
+
+const STATEMENTS = {
+  insertEvent: `INSERT INTO events
+      (id, dedupe_key, receiver, type, source, subject, event_time, received_at, causation_id, correlation_id, body)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (dedupe_key) DO NOTHING`,
+  findByDedupeKey: 'SELECT id FROM events WHERE dedupe_key = ?',
+  insertOutbox: 'INSERT INTO outbox (event_id, topic, created_at) VALUES (?, ?, ?)',
+  getEvent: `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.id = ?`,
+  pendingOutbox: `SELECT o.seq AS outbox_seq, o.event_id, o.topic, o.attempts, ${EVENT_COLUMNS}
+      FROM outbox o JOIN events e ON e.id = o.event_id
+      WHERE o.published_at IS NULL ORDER BY o.seq LIMIT ?`,
+  markPublished: 'UPDATE outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL',
+  markFailed: 'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?',
+  outboxStats: `SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL`,
+  createToken: `INSERT INTO api_tokens (id, name, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+  findToken: 'SELECT * FROM api_tokens WHERE hash = ?',
+  listTokens: 'SELECT * FROM api_tokens ORDER BY created_at, id',
+  revokeToken: 'UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL',
+  touchToken: 'UPDATE api_tokens SET last_used_at = ? WHERE id = ?',
+  hasTokens: 'SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL) AS found',
+  ping: 'SELECT 1 AS ok',
+} as const;
+
+type StatementName = keyof typeof STATEMENTS;
+type Row = Record<string, SQLOutputValue>;
+
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const { path } = options;
+  const durability = options.durability ?? 'normal';
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const db = openDatabase(path, durability, busyTimeoutMs);
+  let closed = false;
+  let statements: Record<StatementName, StatementSync> | undefined;
+  const listStatements = new Map<string, StatementSync>();
+
+  /** Runs `fn` synchronously, mapping every failure to a JunctionError. */
+  function run<T>(operation: string, fn: () => T): Promise<T> {
+    if (closed) return Promise.reject(closedError());
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(mapError(error, operation));
+    }
+  }
+
+  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT; any failure rolls the whole call back. */
+  function write<T>(operation: string, fn: () => T): Promise<T> {
+    return run(operation, () => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = fn();
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  function stmt(name: StatementName): StatementSync {
+    statements ??= prepareAll(db);
+    return statements[name];
+  }
+
+  function listStatement(filter: EventFilter, hasCursor: boolean, order: 'asc' | 'desc'): StatementSync {
+    const clauses: string[] = [];
+    if (filter.type !== undefined) clauses.push('e.type = ?');
+    if (filter.source !== undefined) clauses.push('e.source = ?');
+    if (filter.receiver !== undefined) clauses.push('e.receiver = ?');
+    if (filter.since !== undefined) clauses.push('e.received_at >= ?');
+    if (filter.until !== undefined) clauses.push('e.received_at < ?');
+    if (hasCursor) clauses.push(order === 'desc' ? 'e.seq < ?' : 'e.seq > ?');
+    const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where} ORDER BY e.seq ${order.toUpperCase()} LIMIT ?`;
+    let statement = listStatements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      listStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  function pragma(name: string): SQLOutputValue {
+    const row = db.prepare(`PRAGMA ${name}`).get();
+    return row === undefined ? null : (Object.values(row)[0] ?? null);
+  }
+
+  return {
+    kind: 'sqlite',
+    path,
+
+    settings: () =>
+      run('settings', () => ({
+        journalMode: String(pragma('journal_mode')),
+        synchronous: Number(pragma('synchronous')),
+        foreignKeys: Number(pragma('foreign_keys')) === 1,
+        busyTimeoutMs: Number(pragma('busy_timeout')),
+      })),
+
+    migrate: () =>
+      run('migrate', () => {
+        applyMigrations(db);
+      }),
+
+    schemaVersion: () => run('schemaVersion', () => currentVersion(db)),
+
+    ping: () =>
+      run('ping', () => {
+        stmt('ping').get();
+      }),
+
+    close() {
+      if (!closed) {
+        closed = true;
+        // Closing the last connection checkpoints the WAL into the database file.
+        db.close();
+      }
+      return Promise.resolve();
+    },
+
+    appendEvents(events, topic) {
+      if (events.length === 0) return run('appendEvents', () => []);
+      return write('appendEvents', () => {
+        const receivedAt = nowIso();
+        const insertEvent = stmt('insertEvent');
+        const insertOutbox = stmt('insertOutbox');
+        const findByDedupeKey = stmt('findByDedupeKey');
+        return events.map((entry): AppendResult => {
+          const id = uuidv7();
+          const dedupeKey = entry.dedupeKey ?? dedupeKeyOf(entry.event);
+          const inserted = insertEvent.run(...eventParams(id, dedupeKey, receivedAt, entry)).changes;
+          if (inserted === 0) {
+            const existing = findByDedupeKey.get(dedupeKey);
+            return { id: text(existing, 'id'), duplicate: true };
+          }
+          insertOutbox.run(id, topic, receivedAt);
+          return { id, duplicate: false };
+        });
+      });
+    },
+
+    getEvent: (id) =>
+      run('getEvent', () => {
+        const row = stmt('getEvent').get(id);
+        return row === undefined ? undefined : toStoredEvent(row);
+      }),
+
+    listEvents: (filter, page) =>
+      run('listEvents', () => {
+        const limit = checkLimit(page.limit);
+        const cursor = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+        const order = resolveOrder(page.order, cursor);
+        const params: SQLInputValue[] = [];
+        if (filter.type !== undefined) params.push(filter.type);
+        if (filter.source !== undefined) params.push(filter.source);
+        if (filter.receiver !== undefined) params.push(filter.receiver);
+        if (filter.since !== undefined) params.push(normalizeTime(filter.since, 'since'));
+        if (filter.until !== undefined) params.push(normalizeTime(filter.until, 'until'));
+        if (cursor !== undefined) params.push(cursor.seq);
+        params.push(limit + 1);
+        const rows = listStatement(filter, cursor !== undefined, order).all(...params);
+        const items = rows.slice(0, limit).map(toStoredEvent);
+        const last = items.at(-1);
+        const next =
+          rows.length > limit && last !== undefined ? encodeCursor({ seq: last.seq, order }) : null;
+        return { items, next } satisfies Page<StoredEvent>;
+      }),
+
+    pendingOutbox: (limit) =>
+      run('pendingOutbox', () =>
+        stmt('pendingOutbox')
+          .all(checkLimit(limit))
+          .map((row): OutboxEntry => ({
+            seq: integer(row, 'outbox_seq'),
+            eventId: text(row, 'event_id'),
+            topic: text(row, 'topic'),
+            attempts: integer(row, 'attempts'),
+            event: toStoredEvent(row),
+          })),
+      ),
+
+    markOutboxPublished(seqs) {
+      if (seqs.length === 0) return run('markOutboxPublished', () => undefined);
+      return write('markOutboxPublished', () => {
+        const at = nowIso();
+        const update = stmt('markPublished');
+        for (const seq of seqs) update.run(at, seq);
+      });
+    },
+
+    markOutboxFailed: (seq, error) =>
+      write('markOutboxFailed', () => {
+        stmt('markFailed').run(error.slice(0, MAX_ERROR_LENGTH), seq);
+      }),
+
+    outboxStats: () =>
+      run('outboxStats', (): OutboxStats => {
+        const row = stmt('outboxStats').get();
+        const pending = integer(row, 'pending');
+        const oldest = row?.['oldest'];
+        if (pending === 0 || typeof oldest !== 'string') return { pending: 0, oldestAgeSeconds: 0 };
+        const age = (Date.now() - Date.parse(oldest)) / 1000;
+        return { pending, oldestAgeSeconds: Math.max(0, age) };
+      }),
+
+    createToken: (record) =>
+      write('createToken', () => {
+        try {
+          stmt('createToken').run(
+            record.id,
+            record.name,
+            JSON.stringify(record.scopes),
+            record.hash,
+            record.createdAt,
+          );
+        } catch (error) {
+          if (primaryCode(error) === SQLITE_CONSTRAINT) {
+            throw new JunctionError('INTERNAL', `token '${record.id}' or its hash already exists`, {
+              cause: error,
+            });
+          }
+          throw error;
+        }
+      }),
+
+    findTokenByHash: (hash) =>
+      run('findTokenByHash', () => {
+        const row = stmt('findToken').get(hash);
+        return row === undefined ? undefined : toToken(row);
+      }),
+
+    listTokens: () => run('listTokens', () => stmt('listTokens').all().map(toToken)),
+
+    revokeToken: (id) =>
+      write('revokeToken', () => {
+        return stmt('revokeToken').run(nowIso(), id).changes > 0;
+      }),
+
+    touchToken: (id, at) =>
+      write('touchToken', () => {
+        stmt('touchToken').run(at, id);
+      }),
+
+    hasTokens: () => run('hasTokens', () => integer(stmt('hasTokens').get(), 'found') === 1),
+  };
+}
+
+function openDatabase(path: string, durability: StoreDurability, busyTimeoutMs: number): DatabaseSync {
+  const inMemory = path === ':memory:';
+  let db: DatabaseSync;
+  try {
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
+    db = new DatabaseSync(path, { enableForeignKeyConstraints: true });
+  } catch (error) {
+    throw new JunctionError('STORE_UNAVAILABLE', `cannot open sqlite store '${path}': ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${String(Math.max(0, Math.trunc(busyTimeoutMs)))}`);
+    // Takes effect only for a new, empty database; an existing file keeps its page size.
+    db.exec(`PRAGMA page_size = ${String(PAGE_SIZE)}`);
+    const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.['journal_mode'];
+    if (!inMemory && mode !== 'wal') {
+      throw new JunctionError(
+        'CONFIG_INVALID',
+        `sqlite store '${path}' cannot use WAL journal mode (got '${String(mode)}'); put it on a local filesystem`,
+      );
+    }
+    db.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    for (const pragma of TUNING) db.exec(pragma);
+    return db;
+  } catch (error) {
+    db.close();
+    throw mapError(error, 'open');
+  }
+}
+
+function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {
+  const entries = Object.entries(STATEMENTS).map(([name, sql]) => [name, db.prepare(sql)] as const);
+  return Object.fromEntries(entries) as Record<StatementName, StatementSync>;
+}
+
+function eventParams(id: string, dedupeKey: string, receivedAt: string, entry: NewEvent): SQLInputValue[] {
+  const { event } = entry;
+  return [
+    id,
+    dedupeKey,
+    entry.receiver,
+    event.type,
+    event.source,
+    event.subject ?? null,
+    event.time ?? null,
+    receivedAt,
+    stringOrNull(event['causationid']),
+    stringOrNull(event['correlationid']),
+    JSON.stringify(event),
+  ];
+}
+
+function toStoredEvent(row: Row): StoredEvent {
+  return {
+    id: text(row, 'id'),
+    seq: integer(row, 'seq'),
+    dedupeKey: text(row, 'dedupe_key'),
+    receiver: text(row, 'receiver'),
+    receivedAt: text(row, 'received_at'),
+    event: JSON.parse(text(row, 'body')) as CloudEvent,
+  };
+}
+
+function toToken(row: Row): ApiTokenRecord {
+  return {
+    id: text(row, 'id'),
+    name: text(row, 'name'),
+    scopes: JSON.parse(text(row, 'scopes')) as TokenScope[],
+    hash: text(row, 'hash'),
+    createdAt: text(row, 'created_at'),
+    lastUsedAt: optionalText(row, 'last_used_at'),
+    revokedAt: optionalText(row, 'revoked_at'),
+  };
+}
+
+function text(row: Row | undefined, column: string): string {
+  const value = row?.[column];
+  if (typeof value !== 'string') throw columnError(column, 'text', value);
+  return value;
+}
+
+function optionalText(row: Row, column: string): string | null {
+  const value = row[column];
+  if (value === null) return null;
+  if (typeof value !== 'string') throw columnError(column, 'text or null', value);
+  return value;
+}
+
+function integer(row: Row | undefined, column: string): number {
+  const value = row?.[column];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw columnError(column, 'an integer', value);
+  return value;
+}
+
+function columnError(column: string, expected: string, value: unknown): JunctionError {
+  const actual = value === null ? 'null' : typeof value;
+  return new JunctionError('INTERNAL', `sqlite column '${column}' holds ${actual}, expected ${expected}`);
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function closedError(): JunctionError {
+  // Not retryable: the store will not come back; the caller is shutting down.
+  return new JunctionError('STORE_UNAVAILABLE', 'sqlite store is closed', { retryable: false });
+}
+
+function primaryCode(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { errcode?: unknown }).errcode;
+  return typeof code === 'number' ? code & 0xff : undefined;
+}
+
+function mapError(error: unknown, operation: string): JunctionError {
+  if (isJunctionError(error)) return error;
+  const code = primaryCode(error);
+  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
+    return new JunctionError(
+      'STORE_UNAVAILABLE',
+      `sqlite store is busy during ${operation}: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (code === SQLITE_FULL || code === SQLITE_IOERR || code === SQLITE_CANTOPEN) {
+    return new JunctionError(
+      'STORE_UNAVAILABLE',
+      `sqlite store cannot write during ${operation}: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new JunctionError('INTERNAL', `sqlite store ${operation} failed: ${messageOf(error)}`, {
+    cause: error,
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,646 @@
+/**
+ * The behavioural contract of `Store` (src/store/store.ts), run by every engine: each engine's
+ * test file calls `runStoreContract` with a factory for a fresh, empty store. The suite migrates
+ * the store itself, and each test gets its own store, so tests never see each other's rows.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { isJunctionError, type ErrorCode } from '../../src/errors/index.ts';
+import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../src/events/index.ts';
+import type { EventFilter, NewEvent, Store } from '../../src/store/index.ts';
+
+export interface StoreFixture {
+  readonly store: Store;
+  /** Closes the store (if the test did not) and removes whatever the factory created. */
+  cleanup(): Promise<void>;
+}
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const ISO_MILLIS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const TOPIC = 'junction.events';
+
+function cloudEvent(fields: Partial<CloudEvent> = {}): CloudEvent {
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    source: '/conformance',
+    type: 'test.happened',
+    data: { n: 1 },
+    ...fields,
+  };
+}
+
+function entry(event: CloudEvent, receiver = 'events', dedupeKey?: string): NewEvent {
+  return dedupeKey === undefined ? { event, receiver } : { event, receiver, dedupeKey };
+}
+
+function many(count: number, fields: Partial<CloudEvent> = {}, receiver = 'events'): NewEvent[] {
+  return Array.from({ length: count }, (_, n) => entry(cloudEvent({ data: { n }, ...fields }), receiver));
+}
+
+function rejectsWith(code: ErrorCode): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(isJunctionError(error, code), `expected JunctionError ${code}, got ${String(error)}`);
+    return true;
+  };
+}
+
+async function listAll(
+  store: Store,
+  filter: EventFilter = {},
+  order: 'asc' | 'desc' = 'desc',
+  limit = 1_000,
+  between?: () => Promise<void>,
+): Promise<{ items: StoredEvent[]; pages: number }> {
+  const items: StoredEvent[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  for (;;) {
+    const page = await store.listEvents(filter, {
+      limit,
+      order,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    pages += 1;
+    assert.ok(page.items.length <= limit, 'a page holds at most limit items');
+    items.push(...page.items);
+    if (page.next === null) return { items, pages };
+    assert.ok(page.items.length === limit, 'a page followed by another is full');
+    assert.ok(pages < 1_000, 'pagination terminates');
+    cursor = page.next;
+    if (between !== undefined) await between();
+  }
+}
+
+/** Waits, polling with a deadline, until the clock has moved past `iso` (a stored receivedAt). */
+async function clockPast(iso: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (new Date().toISOString() <= iso) {
+    assert.ok(Date.now() < deadline, 'clock did not advance');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function seqs(items: readonly StoredEvent[]): number[] {
+  return items.map((item) => item.seq);
+}
+
+function isStrictlyIncreasing(values: readonly number[]): boolean {
+  return values.every((value, index) => index === 0 || value > values[index - 1]!);
+}
+
+export function runStoreContract(name: string, factory: () => Promise<StoreFixture>): void {
+  void describe(`store contract: ${name}`, { timeout: 30_000 }, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+      await store.migrate();
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    void describe('lifecycle', () => {
+      void test('migrate is idempotent and reports a positive schema version', async () => {
+        const version = await store.schemaVersion();
+        assert.ok(Number.isSafeInteger(version) && version >= 1, `schema version ${version}`);
+        await store.migrate();
+        await store.migrate();
+        assert.equal(await store.schemaVersion(), version);
+        assert.equal(typeof store.kind, 'string');
+        await store.ping();
+      });
+
+      void test('calls after close reject with STORE_UNAVAILABLE; close is idempotent', async () => {
+        await store.close();
+        await store.close();
+        await assert.rejects(store.appendEvents(many(1), TOPIC), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.appendEvents([], TOPIC), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.getEvent(randomUUID()), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.listEvents({}, { limit: 10 }), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.pendingOutbox(10), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.outboxStats(), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.hasTokens(), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.ping(), rejectsWith('STORE_UNAVAILABLE'));
+        await assert.rejects(store.migrate(), rejectsWith('STORE_UNAVAILABLE'));
+      });
+    });
+
+    void describe('appendEvents and getEvent', () => {
+      void test('a stored event round-trips exactly, with its metadata', async () => {
+        const events: CloudEvent[] = [
+          cloudEvent({
+            subject: 'refs/heads/main',
+            time: '2024-05-01T12:00:00.123456789+02:00',
+            datacontenttype: 'application/json',
+            dataschema: 'https://example.com/schema.json',
+            data: {
+              nested: { list: [1, 'two', { three: null }], flag: false },
+              big: 2 ** 53 - 1,
+              ratio: 0.1,
+            },
+            comexampleextension1: 'value',
+            partitionkey: 'key-1',
+            traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+            causationid: 'cause-1',
+            correlationid: 'root-1',
+            numberext: 42,
+            boolext: true,
+          }),
+          {
+            specversion: '1.0',
+            id: randomUUID(),
+            source: '/conformance',
+            type: 'test.binary',
+            datacontenttype: 'application/octet-stream',
+            data_base64: Buffer.from([0, 1, 2, 254, 255]).toString('base64'),
+          },
+          cloudEvent({
+            source: '/conformance/ünïcödé',
+            type: 'test.ünïcödé',
+            subject: '日本語 😀',
+            data: {
+              text: '日本語 😀 עברית e\u0301 \u{1F468}\u200D\u{1F469}',
+              'ключ 🔑': 'значение',
+              escapes: '"\\/\b\f\n\r\t',
+            },
+          }),
+          cloudEvent({ datacontenttype: 'text/plain', data: 'plain text\nwith lines' }),
+          cloudEvent({ data: null }),
+        ];
+        events.push({ specversion: '1.0', id: randomUUID(), source: '/conformance', type: 'test.nodata' });
+
+        const before = new Date().toISOString();
+        const results = await store.appendEvents(
+          events.map((event, n) => entry(event, n % 2 === 0 ? 'events' : 'github')),
+          TOPIC,
+        );
+        const after = new Date().toISOString();
+
+        assert.equal(results.length, events.length);
+        for (const [n, event] of events.entries()) {
+          const result = results[n]!;
+          assert.equal(result.duplicate, false);
+          assert.match(result.id, UUID_V7);
+          const stored = await store.getEvent(result.id);
+          assert.ok(stored !== undefined, `event ${n} is stored`);
+          assert.deepEqual(stored.event, event);
+          assert.equal(stored.id, result.id);
+          assert.equal(stored.dedupeKey, dedupeKeyOf(event));
+          assert.equal(stored.receiver, n % 2 === 0 ? 'events' : 'github');
+          assert.ok(Number.isSafeInteger(stored.seq) && stored.seq > 0);
+          assert.match(stored.receivedAt, ISO_MILLIS_UTC);
+          assert.ok(stored.receivedAt >= before && stored.receivedAt <= after, stored.receivedAt);
+        }
+        const listed = await store.listEvents({}, { limit: 100, order: 'asc' });
+        assert.deepEqual(listed.items, await Promise.all(results.map(async (r) => store.getEvent(r.id))));
+      });
+
+      void test('an empty batch stores nothing', async () => {
+        assert.deepEqual(await store.appendEvents([], TOPIC), []);
+        assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+      });
+
+      void test('getEvent of an unknown id is undefined', async () => {
+        await store.appendEvents(many(2), TOPIC);
+        assert.equal(await store.getEvent(randomUUID()), undefined);
+        assert.equal(await store.getEvent('not-a-uuid'), undefined);
+        assert.equal(await store.getEvent(''), undefined);
+      });
+
+      void test('seq increases in input order within a batch and across batches', async () => {
+        const first = await store.appendEvents(many(5), TOPIC);
+        const second = await store.appendEvents(many(5), TOPIC);
+        const stored = await Promise.all([...first, ...second].map(async (r) => store.getEvent(r.id)));
+        const values = stored.map((s) => s!.seq);
+        assert.ok(isStrictlyIncreasing(values), `seqs ${values.join(',')}`);
+        assert.equal(new Set([...first, ...second].map((r) => r.id)).size, 10);
+      });
+
+      void test('the same source and id is a duplicate that stores nothing new', async () => {
+        const original = cloudEvent({ data: { version: 1 } });
+        const [first] = await store.appendEvents([entry(original)], TOPIC);
+        const [second] = await store.appendEvents(
+          [entry({ ...original, data: { version: 2 } }, 'github')],
+          TOPIC,
+        );
+        assert.deepEqual(second, { id: first!.id, duplicate: true });
+        const page = await store.listEvents({}, { limit: 10 });
+        assert.equal(page.items.length, 1);
+        assert.deepEqual(page.items[0]!.event, original);
+        assert.equal(page.items[0]!.receiver, 'events');
+        assert.equal((await store.pendingOutbox(10)).length, 1);
+        assert.equal((await store.outboxStats()).pending, 1);
+      });
+
+      void test('a dedupe key repeated inside one batch is stored once', async () => {
+        const a = cloudEvent({ data: 'first' });
+        const b = cloudEvent();
+        const results = await store.appendEvents(
+          [entry(a), entry(b), entry({ ...a, data: 'second' }), entry(a)],
+          TOPIC,
+        );
+        assert.equal(results[0]!.duplicate, false);
+        assert.equal(results[1]!.duplicate, false);
+        assert.deepEqual(results[2], { id: results[0]!.id, duplicate: true });
+        assert.deepEqual(results[3], { id: results[0]!.id, duplicate: true });
+        assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 2);
+        assert.equal((await store.getEvent(results[0]!.id))!.event.data, 'first');
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => o.eventId),
+          [results[0]!.id, results[1]!.id],
+        );
+      });
+
+      void test('a custom dedupe key replaces source and id', async () => {
+        const deliveryId = `delivery-${randomUUID()}`;
+        const [first] = await store.appendEvents([entry(cloudEvent(), 'github', deliveryId)], TOPIC);
+        // Another CloudEvent id, same delivery: a redelivery.
+        const [again] = await store.appendEvents([entry(cloudEvent(), 'github', deliveryId)], TOPIC);
+        assert.deepEqual(again, { id: first!.id, duplicate: true });
+        assert.equal((await store.getEvent(first!.id))!.dedupeKey, deliveryId);
+        // The same CloudEvent under two different delivery ids: two events.
+        const shared = cloudEvent();
+        const pair = await store.appendEvents(
+          [
+            entry(shared, 'github', `delivery-${randomUUID()}`),
+            entry(shared, 'github', `delivery-${randomUUID()}`),
+          ],
+          TOPIC,
+        );
+        assert.deepEqual(
+          pair.map((r) => r.duplicate),
+          [false, false],
+        );
+        assert.notEqual(pair[0]!.id, pair[1]!.id);
+        // The custom key does not collide with the default key of the same event.
+        const [plain] = await store.appendEvents([entry(shared)], TOPIC);
+        assert.equal(plain!.duplicate, false);
+      });
+
+      void test('concurrent appends all succeed with distinct ids and seqs', async () => {
+        const batches = Array.from({ length: 20 }, () => many(5));
+        const results = await Promise.all(batches.map(async (batch) => store.appendEvents(batch, TOPIC)));
+        const ids = results.flat().map((r) => r.id);
+        assert.equal(new Set(ids).size, 100);
+        assert.ok(results.flat().every((r) => !r.duplicate));
+        const { items } = await listAll(store, {}, 'asc', 30);
+        assert.equal(items.length, 100);
+        assert.equal(new Set(seqs(items)).size, 100);
+        assert.equal((await store.outboxStats()).pending, 100);
+      });
+
+      void test('concurrent appends of the same event store it once', async () => {
+        const event = cloudEvent();
+        const results = await Promise.all(
+          Array.from({ length: 20 }, async () => store.appendEvents([entry(event)], TOPIC)),
+        );
+        const flat = results.flat();
+        assert.equal(flat.filter((r) => !r.duplicate).length, 1);
+        assert.equal(new Set(flat.map((r) => r.id)).size, 1);
+        assert.equal((await store.pendingOutbox(100)).length, 1);
+      });
+
+      void test('a batch that fails part-way leaves nothing written', async () => {
+        const good = cloudEvent();
+        // A BigInt cannot be serialised as JSON: the second event fails after the first was handled.
+        const bad = cloudEvent({ data: { size: 10n } });
+        await assert.rejects(
+          store.appendEvents([entry(good), entry(bad), entry(cloudEvent())], TOPIC),
+          (error) => {
+            assert.ok(isJunctionError(error), `expected a JunctionError, got ${String(error)}`);
+            return true;
+          },
+        );
+        assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+        assert.equal((await store.pendingOutbox(10)).length, 0);
+        assert.deepEqual(await store.outboxStats(), { pending: 0, oldestAgeSeconds: 0 });
+        // The good event's dedupe key was not kept either.
+        const [retry] = await store.appendEvents([entry(good)], TOPIC);
+        assert.equal(retry!.duplicate, false);
+      });
+    });
+
+    void describe('outbox', () => {
+      void test('every new event gets one pending entry, oldest first', async () => {
+        assert.deepEqual(await store.outboxStats(), { pending: 0, oldestAgeSeconds: 0 });
+        const first = await store.appendEvents(many(3), 'topic.a');
+        const dup = await store.appendEvents([entry((await store.getEvent(first[0]!.id))!.event)], 'topic.a');
+        assert.equal(dup[0]!.duplicate, true);
+        const second = await store.appendEvents(many(2), 'topic.b');
+
+        const pending = await store.pendingOutbox(100);
+        assert.deepEqual(
+          pending.map((o) => o.eventId),
+          [...first, ...second].map((r) => r.id),
+        );
+        assert.deepEqual(
+          pending.map((o) => o.topic),
+          ['topic.a', 'topic.a', 'topic.a', 'topic.b', 'topic.b'],
+        );
+        assert.ok(isStrictlyIncreasing(pending.map((o) => o.seq)));
+        assert.ok(pending.every((o) => o.attempts === 0));
+        for (const outboxEntry of pending) {
+          assert.deepEqual(outboxEntry.event, await store.getEvent(outboxEntry.eventId));
+        }
+        assert.deepEqual(
+          (await store.pendingOutbox(2)).map((o) => o.seq),
+          pending.slice(0, 2).map((o) => o.seq),
+        );
+
+        const stats = await store.outboxStats();
+        assert.equal(stats.pending, 5);
+        assert.ok(stats.oldestAgeSeconds >= 0 && stats.oldestAgeSeconds < 60, String(stats.oldestAgeSeconds));
+      });
+
+      void test('markOutboxFailed counts attempts and keeps the entry pending', async () => {
+        await store.appendEvents(many(2), TOPIC);
+        const [a, b] = await store.pendingOutbox(10);
+        await store.markOutboxFailed(a!.seq, 'bus unavailable: connection refused');
+        await store.markOutboxFailed(a!.seq, 'x'.repeat(100_000));
+        const pending = await store.pendingOutbox(10);
+        assert.deepEqual(
+          pending.map((o) => [o.seq, o.attempts]),
+          [
+            [a!.seq, 2],
+            [b!.seq, 0],
+          ],
+        );
+      });
+
+      void test('markOutboxPublished removes entries from pending, idempotently', async () => {
+        await store.appendEvents(many(3), TOPIC);
+        const [a, b, c] = await store.pendingOutbox(10);
+        await store.markOutboxPublished([a!.seq, b!.seq]);
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => o.seq),
+          [c!.seq],
+        );
+        await store.markOutboxPublished([a!.seq, 999_999_999]);
+        await store.markOutboxPublished([]);
+        assert.equal((await store.outboxStats()).pending, 1);
+        await store.markOutboxPublished([c!.seq]);
+        assert.deepEqual(await store.pendingOutbox(10), []);
+        assert.deepEqual(await store.outboxStats(), { pending: 0, oldestAgeSeconds: 0 });
+        // Published events stay in the log.
+        assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 3);
+      });
+    });
+
+    void describe('listEvents', () => {
+      void test('filters by type, source and receiver, alone and together', async () => {
+        const combos = [
+          { type: 'git.push', source: '/github/a', receiver: 'github' },
+          { type: 'git.push', source: '/gitlab/b', receiver: 'gitlab' },
+          { type: 'image.pushed', source: '/github/a', receiver: 'events' },
+          { type: 'image.pushed', source: '/registry', receiver: 'github' },
+          { type: 'alert.firing', source: '/alertmanager', receiver: 'events' },
+        ];
+        const results = await store.appendEvents(
+          combos.flatMap((c) => many(2, { type: c.type, source: c.source }, c.receiver)),
+          TOPIC,
+        );
+        assert.equal(results.length, 10);
+        const expect = async (filter: EventFilter, count: number): Promise<void> => {
+          const { items } = await listAll(store, filter, 'desc', 3);
+          assert.equal(items.length, count, JSON.stringify(filter));
+          for (const item of items) {
+            if (filter.type !== undefined) assert.equal(item.event.type, filter.type);
+            if (filter.source !== undefined) assert.equal(item.event.source, filter.source);
+            if (filter.receiver !== undefined) assert.equal(item.receiver, filter.receiver);
+          }
+        };
+        await expect({}, 10);
+        await expect({ type: 'git.push' }, 4);
+        await expect({ type: 'alert.firing' }, 2);
+        await expect({ type: 'nothing' }, 0);
+        await expect({ source: '/github/a' }, 4);
+        await expect({ receiver: 'github' }, 4);
+        await expect({ receiver: 'events' }, 4);
+        await expect({ type: 'git.push', source: '/github/a' }, 2);
+        await expect({ type: 'image.pushed', receiver: 'github' }, 2);
+        await expect({ type: 'git.push', source: '/github/a', receiver: 'gitlab' }, 0);
+      });
+
+      void test('since is inclusive and until exclusive on receivedAt', async () => {
+        const early = await store.appendEvents(many(3), TOPIC);
+        const earlyAt = (await store.getEvent(early[0]!.id))!.receivedAt;
+        await clockPast((await store.getEvent(early[2]!.id))!.receivedAt);
+        const late = await store.appendEvents(many(2), TOPIC);
+        const lateAt = (await store.getEvent(late[0]!.id))!.receivedAt;
+        assert.ok(lateAt > earlyAt);
+        const ids = async (filter: EventFilter): Promise<string[]> =>
+          (await listAll(store, filter, 'asc', 2)).items.map((i) => i.id);
+
+        assert.deepEqual(
+          await ids({ since: lateAt }),
+          late.map((r) => r.id),
+        );
+        assert.deepEqual(
+          await ids({ until: lateAt }),
+          early.map((r) => r.id),
+        );
+        assert.deepEqual(
+          await ids({ since: earlyAt }),
+          [...early, ...late].map((r) => r.id),
+        );
+        assert.deepEqual(await ids({ until: earlyAt }), []);
+        assert.deepEqual(
+          await ids({ since: earlyAt, until: lateAt }),
+          early.map((r) => r.id),
+        );
+        // The same instant written with an offset means the same thing.
+        const shifted = new Date(Date.parse(lateAt) + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
+        assert.deepEqual(
+          await ids({ since: shifted }),
+          late.map((r) => r.id),
+        );
+        assert.deepEqual(
+          await ids({ since: '2000-01-01', until: '2999-01-01T00:00:00Z' }),
+          [...early, ...late].map((r) => r.id),
+        );
+      });
+
+      void test('a time filter that is not ISO 8601 is refused', async () => {
+        await assert.rejects(
+          store.listEvents({ since: 'yesterday' }, { limit: 10 }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        await assert.rejects(
+          store.listEvents({ until: '2024-13-45T99:00:00Z' }, { limit: 10 }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+      });
+
+      void test('a limit that is not a positive integer is refused', async () => {
+        await assert.rejects(store.listEvents({}, { limit: 0 }), rejectsWith('API_BAD_REQUEST'));
+        await assert.rejects(store.listEvents({}, { limit: 2.5 }), rejectsWith('API_BAD_REQUEST'));
+        await assert.rejects(store.pendingOutbox(-1), rejectsWith('API_BAD_REQUEST'));
+      });
+
+      void test('order is newest first by default', async () => {
+        await store.appendEvents(many(4), TOPIC);
+        const page = await store.listEvents({}, { limit: 10 });
+        assert.equal(page.next, null);
+        assert.ok(isStrictlyIncreasing(seqs(page.items).reverse()));
+      });
+
+      for (const order of ['asc', 'desc'] as const) {
+        void test(`pagination (${order}) walks every event once, and next is null on the last page`, async () => {
+          const results = await store.appendEvents(many(23), TOPIC);
+          const walked = await listAll(store, {}, order, 5);
+          assert.equal(walked.pages, 5);
+          const expected = results.map((r) => r.id);
+          assert.deepEqual(
+            walked.items.map((i) => i.id),
+            order === 'asc' ? expected : expected.toReversed(),
+          );
+          // An exact multiple of the limit ends without an empty page.
+          await store.appendEvents(many(2), TOPIC);
+          const exact = await listAll(store, {}, order, 5);
+          assert.equal(exact.pages, 5);
+          assert.equal(exact.items.length, 25);
+          const single = await store.listEvents({}, { limit: 25, order });
+          assert.equal(single.next, null);
+        });
+
+        void test(`pagination (${order}) with a filter stays inside the filter`, async () => {
+          // Interleave two types so pages cross over the other type's rows.
+          const interleaved = Array.from({ length: 7 }, () => [
+            ...many(1, { type: 'a.kind' }),
+            ...many(1, { type: 'b.kind' }),
+          ]).flat();
+          await store.appendEvents(interleaved, TOPIC);
+          const walked = await listAll(store, { type: 'b.kind' }, order, 3);
+          assert.equal(walked.items.length, 7);
+          assert.equal(walked.pages, 3);
+          assert.ok(walked.items.every((i) => i.event.type === 'b.kind'));
+          const ordered = order === 'asc' ? seqs(walked.items) : seqs(walked.items).reverse();
+          assert.ok(isStrictlyIncreasing(ordered));
+        });
+
+        void test(`pagination (${order}) has no gaps or repeats while events are appended between pages`, async () => {
+          const original = await store.appendEvents(many(12), TOPIC);
+          const appended: string[] = [];
+          const walked = await listAll(store, {}, order, 4, async () => {
+            const more = await store.appendEvents(many(3), TOPIC);
+            appended.push(...more.map((r) => r.id));
+          });
+          const ids = walked.items.map((i) => i.id);
+          assert.equal(new Set(ids).size, ids.length, 'no repeats');
+          const ordered = order === 'asc' ? seqs(walked.items) : seqs(walked.items).reverse();
+          assert.ok(isStrictlyIncreasing(ordered));
+          for (const r of original) assert.ok(ids.includes(r.id), 'every original event is listed');
+          if (order === 'desc') {
+            // Newer events sort before the cursor, so a newest-first walk never sees them.
+            assert.deepEqual(ids, original.map((r) => r.id).toReversed());
+          } else {
+            // An oldest-first walk reaches the newer events at its end, up to the last append.
+            assert.deepEqual(ids, [...original.map((r) => r.id), ...appended]);
+          }
+        });
+      }
+
+      void test('a cursor keeps its order', async () => {
+        await store.appendEvents(many(6), TOPIC);
+        const first = await store.listEvents({}, { limit: 2, order: 'asc' });
+        const second = await store.listEvents({}, { limit: 2, cursor: first.next! });
+        assert.ok(isStrictlyIncreasing([...seqs(first.items), ...seqs(second.items)]));
+      });
+
+      void test('a cursor not issued by the store is API_CURSOR_INVALID', async () => {
+        await store.appendEvents(many(3), TOPIC);
+        const encode = (value: string): string => Buffer.from(value, 'utf8').toString('base64url');
+        const bad = [
+          'not a cursor!',
+          'abc',
+          '%%%',
+          encode('not json'),
+          encode('[1, "asc"]'),
+          encode('null'),
+          encode('{"s":"1","o":"asc"}'),
+          encode('{"s":1}'),
+          encode('{"s":1,"o":"sideways"}'),
+          encode('{"s":-1,"o":"asc"}'),
+          encode('{"s":1.5,"o":"desc"}'),
+          encode('{"s":1,"o":"asc","x":1}'),
+        ];
+        for (const cursor of bad) {
+          await assert.rejects(
+            store.listEvents({}, { limit: 2, cursor }),
+            rejectsWith('API_CURSOR_INVALID'),
+            cursor,
+          );
+        }
+      });
+    });
+
+    void describe('tokens', () => {
+      const token = (n: number, createdAt: string) =>
+        ({
+          id: `tok${n}-${randomUUID().slice(0, 8)}`,
+          name: `token ${n}`,
+          scopes: n === 1 ? (['emit'] as const) : (['read', 'operate', 'admin'] as const),
+          hash: randomUUID().replaceAll('-', '').repeat(2),
+          createdAt,
+        }) as const;
+
+      void test('create, find, list, touch and revoke', async () => {
+        assert.equal(await store.hasTokens(), false);
+        assert.deepEqual(await store.listTokens(), []);
+        const one = token(1, '2024-05-01T10:00:00.000Z');
+        const two = token(2, '2024-05-01T11:00:00.000Z');
+        await store.createToken(two);
+        await store.createToken(one);
+        assert.equal(await store.hasTokens(), true);
+
+        assert.deepEqual(await store.findTokenByHash(one.hash), {
+          ...one,
+          lastUsedAt: null,
+          revokedAt: null,
+        });
+        assert.equal(await store.findTokenByHash('0'.repeat(64)), undefined);
+        assert.deepEqual(
+          (await store.listTokens()).map((t) => t.id),
+          [one.id, two.id],
+        );
+
+        await store.touchToken(one.id, '2024-05-02T09:30:00.000Z');
+        await store.touchToken('unknown', '2024-05-02T09:30:00.000Z');
+        assert.equal((await store.findTokenByHash(one.hash))!.lastUsedAt, '2024-05-02T09:30:00.000Z');
+
+        assert.equal(await store.revokeToken(one.id), true);
+        const revoked = await store.findTokenByHash(one.hash);
+        assert.ok(revoked?.revokedAt !== null && revoked?.revokedAt !== undefined);
+        assert.match(revoked.revokedAt, ISO_MILLIS_UTC);
+        assert.equal(await store.revokeToken(one.id), false, 'already revoked');
+        assert.equal(
+          (await store.findTokenByHash(one.hash))!.revokedAt,
+          revoked.revokedAt,
+          'first revocation kept',
+        );
+        assert.equal(await store.revokeToken('unknown'), false);
+        assert.equal(await store.hasTokens(), true, 'one unrevoked token remains');
+
+        assert.equal(await store.revokeToken(two.id), true);
+        assert.equal(await store.hasTokens(), false);
+        assert.equal((await store.listTokens()).length, 2, 'revoked tokens are still listed');
+      });
+
+      void test('a second token with the same id or hash is refused', async () => {
+        const one = token(1, '2024-05-01T10:00:00.000Z');
+        await store.createToken(one);
+        await assert.rejects(store.createToken({ ...one, hash: 'f'.repeat(64) }), (error) =>
+          isJunctionError(error),
+        );
+        await assert.rejects(store.createToken({ ...one, id: 'other' }), (error) => isJunctionError(error));
+        assert.equal((await store.listTokens()).length, 1);
+      });
+    });
+  });
+}

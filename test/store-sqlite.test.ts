@@ -1,0 +1,458 @@
+/**
+ * The SQLite store: the store contract on a temp file and in memory, plus what only SQLite has:
+ * PRAGMAs, reopening a file, the migration runner, lock contention, and committed events
+ * surviving a SIGKILL of the writing process.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { isJunctionError, type ErrorCode } from '../src/errors/index.ts';
+import type { CloudEvent } from '../src/events/index.ts';
+import { createSqliteStore, openStore, sqlitePath, type NewEvent } from '../src/store/index.ts';
+import {
+  LATEST_VERSION,
+  MIGRATIONS,
+  applyMigrations,
+  currentVersion,
+} from '../src/store/sqlite/migrations.ts';
+import { runStoreContract } from './conformance/store.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'junction-store-sqlite-'));
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function freshPath(name = 'junction.db'): string {
+  return join(mkdtempSync(join(root, 'db-')), name);
+}
+
+function newEvents(count: number, fields: Partial<CloudEvent> = {}): NewEvent[] {
+  return Array.from({ length: count }, (_, n) => ({
+    event: {
+      specversion: '1.0',
+      id: randomUUID(),
+      source: '/sqlite-test',
+      type: 'test.sqlite',
+      data: { n },
+      ...fields,
+    },
+    receiver: 'events',
+  }));
+}
+
+function rejectsWith(code: ErrorCode): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(isJunctionError(error, code), `expected JunctionError ${code}, got ${String(error)}`);
+    return true;
+  };
+}
+
+runStoreContract('sqlite file', () => {
+  const path = freshPath();
+  const store = createSqliteStore({ path });
+  return Promise.resolve({
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(path, { force: true });
+    },
+  });
+});
+
+runStoreContract('sqlite memory', async () => {
+  const store = await openStore('sqlite::memory:');
+  return { store, cleanup: async () => store.close() };
+});
+
+void describe('sqlite store', { timeout: 30_000 }, () => {
+  for (const [durability, level] of [
+    ['normal', 1],
+    ['full', 2],
+  ] as const) {
+    void test(`durability '${durability}' sets WAL and synchronous=${level}`, async () => {
+      const store = createSqliteStore({ path: freshPath(), durability, busyTimeoutMs: 1234 });
+      try {
+        await store.migrate();
+        assert.deepEqual(await store.settings(), {
+          journalMode: 'wal',
+          synchronous: level,
+          foreignKeys: true,
+          busyTimeoutMs: 1234,
+        });
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  void test('the default durability is normal', async () => {
+    const store = createSqliteStore({ path: freshPath() });
+    try {
+      assert.equal((await store.settings()).synchronous, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  void test('the parent folder is created and data survives a reopen', async () => {
+    const path = join(freshPath('folder'), 'nested', 'junction.db');
+    const first = await openStore(`sqlite:${path}`);
+    const results = await first.appendEvents(newEvents(3), 'topic');
+    await first.createToken({
+      id: 't1',
+      name: 'ci',
+      scopes: ['emit'],
+      hash: 'a'.repeat(64),
+      createdAt: new Date().toISOString(),
+    });
+    await first.close();
+    assert.ok(existsSync(path));
+
+    const second = await openStore(`sqlite:${path}`);
+    try {
+      for (const result of results) assert.ok((await second.getEvent(result.id)) !== undefined);
+      assert.equal((await second.pendingOutbox(10)).length, 3);
+      assert.equal(await second.hasTokens(), true);
+      // Sequence numbers continue after the reopen.
+      const [next] = await second.appendEvents(newEvents(1), 'topic');
+      const last = await second.getEvent(results[2]!.id);
+      assert.ok((await second.getEvent(next!.id))!.seq > last!.seq);
+    } finally {
+      await second.close();
+    }
+  });
+
+  void test('indexed columns are filled from the event', async () => {
+    const path = freshPath();
+    const store = await openStore(`sqlite:${path}`);
+    const [result] = await store.appendEvents(
+      [
+        {
+          event: {
+            specversion: '1.0',
+            id: 'e-1',
+            source: '/github/org/repo',
+            type: 'git.push',
+            subject: 'refs/heads/main',
+            time: '2024-05-01T12:00:00Z',
+            causationid: 'cause',
+            correlationid: 'root',
+          },
+          receiver: 'github',
+        },
+      ],
+      'topic',
+    );
+    await store.close();
+    const db = new DatabaseSync(path);
+    try {
+      const row = db.prepare('SELECT * FROM events WHERE id = ?').get(result!.id);
+      assert.equal(row?.['type'], 'git.push');
+      assert.equal(row?.['source'], '/github/org/repo');
+      assert.equal(row?.['subject'], 'refs/heads/main');
+      assert.equal(row?.['event_time'], '2024-05-01T12:00:00Z');
+      assert.equal(row?.['receiver'], 'github');
+      assert.equal(row?.['causation_id'], 'cause');
+      assert.equal(row?.['correlation_id'], 'root');
+      assert.equal(row?.['replay_of'], null);
+    } finally {
+      db.close();
+    }
+  });
+
+  void test('markOutboxFailed keeps a bounded last error', async () => {
+    const path = freshPath();
+    const store = await openStore(`sqlite:${path}`);
+    await store.appendEvents(newEvents(1), 'topic');
+    const [entry] = await store.pendingOutbox(1);
+    await store.markOutboxFailed(entry!.seq, 'e'.repeat(10_000));
+    await store.close();
+    const db = new DatabaseSync(path);
+    try {
+      const row = db.prepare('SELECT attempts, length(last_error) AS length FROM outbox').get();
+      assert.deepEqual({ ...row }, { attempts: 1, length: 2_000 });
+    } finally {
+      db.close();
+    }
+  });
+
+  void test('a batch that fails inside the database rolls back every row', async () => {
+    const path = freshPath();
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      const db = new DatabaseSync(path);
+      db.exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.type = 'test.poison'
+               BEGIN SELECT RAISE(ABORT, 'poisoned'); END`);
+      db.close();
+      const batch = [...newEvents(3), ...newEvents(1, { type: 'test.poison' }), ...newEvents(2)];
+      await assert.rejects(store.appendEvents(batch, 'topic'), rejectsWith('INTERNAL'));
+      assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+      assert.deepEqual(await store.pendingOutbox(10), []);
+      // The store is still usable, and the rolled-back dedupe keys are free.
+      const results = await store.appendEvents(batch.slice(0, 3), 'topic');
+      assert.ok(results.every((r) => !r.duplicate));
+    } finally {
+      await store.close();
+    }
+  });
+
+  void test('another process holding the write lock makes writes STORE_UNAVAILABLE (retryable)', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path, busyTimeoutMs: 50 });
+    await store.migrate();
+    const other = new DatabaseSync(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await assert.rejects(store.appendEvents(newEvents(1), 'topic'), (error) => {
+        assert.ok(isJunctionError(error, 'STORE_UNAVAILABLE'), String(error));
+        assert.equal(error.retryable, true);
+        return true;
+      });
+      // Reads still work under WAL while another connection writes.
+      assert.equal((await store.listEvents({}, { limit: 1 })).items.length, 0);
+      other.exec('ROLLBACK');
+      assert.equal((await store.appendEvents(newEvents(1), 'topic')).length, 1);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  void test('a closed store is not retryable', async () => {
+    const store = await openStore('sqlite::memory:');
+    await store.close();
+    await assert.rejects(store.ping(), (error) => {
+      assert.ok(isJunctionError(error, 'STORE_UNAVAILABLE'));
+      assert.equal(error.retryable, false);
+      return true;
+    });
+  });
+
+  void test('a store written by a newer version is refused', async () => {
+    const path = freshPath();
+    const store = await openStore(`sqlite:${path}`);
+    assert.equal(await store.schemaVersion(), LATEST_VERSION);
+    await store.close();
+    const db = new DatabaseSync(path);
+    db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+      LATEST_VERSION + 100,
+      'from the future',
+      new Date().toISOString(),
+    );
+    db.close();
+    await assert.rejects(openStore(`sqlite:${path}`), rejectsWith('STORE_VERSION_TOO_NEW'));
+    const direct = createSqliteStore({ path });
+    try {
+      await assert.rejects(direct.migrate(), rejectsWith('STORE_VERSION_TOO_NEW'));
+    } finally {
+      await direct.close();
+    }
+  });
+
+  void describe('migrations', () => {
+    void test('the real migrations apply to an empty database and create every table', () => {
+      const db = new DatabaseSync(':memory:');
+      try {
+        assert.equal(currentVersion(db), 0);
+        assert.equal(applyMigrations(db), LATEST_VERSION);
+        assert.equal(applyMigrations(db), LATEST_VERSION);
+        const tables = db
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+          )
+          .all()
+          .map((row) => row['name']);
+        for (const table of [
+          'api_tokens',
+          'approvals',
+          'audit_log',
+          'checkpoints',
+          'concurrency_holders',
+          'dead_letters',
+          'deployments',
+          'events',
+          'jobs',
+          'leases',
+          'log_chunks',
+          'outbox',
+          'runs',
+          'schema_migrations',
+          'steps',
+          'trigger_decisions',
+        ]) {
+          assert.ok(tables.includes(table), `table ${table}`);
+        }
+        const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
+        assert.deepEqual(
+          applied.map((row) => ({ ...row })),
+          MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+        );
+        assert.deepEqual(db.prepare('PRAGMA foreign_key_check').all(), []);
+      } finally {
+        db.close();
+      }
+    });
+
+    void test('a failing migration leaves the previous version and none of its changes', () => {
+      const db = new DatabaseSync(':memory:');
+      try {
+        const good = { version: 1, name: 'one', sql: 'CREATE TABLE one (x INTEGER);' };
+        const broken = { version: 2, name: 'two', sql: 'CREATE TABLE two (x INTEGER); CREATE TABLE three (' };
+        assert.throws(
+          () => applyMigrations(db, [good, broken]),
+          (error) => {
+            assert.ok(isJunctionError(error, 'STORE_MIGRATION_FAILED'), String(error));
+            assert.ok(error.cause !== undefined);
+            assert.match(error.message, /migration 2 'two' failed/);
+            return true;
+          },
+        );
+        assert.equal(currentVersion(db), 1);
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+        assert.ok(tables.some((t) => t['name'] === 'one'));
+        assert.ok(!tables.some((t) => t['name'] === 'two'), 'the failed migration was rolled back');
+        assert.equal(applyMigrations(db, [good, { ...broken, sql: 'CREATE TABLE two (x INTEGER);' }]), 2);
+      } finally {
+        db.close();
+      }
+    });
+
+    void test('migrations out of order are refused', () => {
+      const db = new DatabaseSync(':memory:');
+      try {
+        assert.throws(
+          () => applyMigrations(db, [{ version: 2, name: 'skips one', sql: 'SELECT 1;' }]),
+          rejectsWith('INTERNAL'),
+        );
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  void describe('openStore urls', () => {
+    void test('a relative path resolves against baseDir', async () => {
+      const baseDir = mkdtempSync(join(root, 'base-'));
+      assert.equal(sqlitePath('sqlite:data/junction.db', baseDir), join(baseDir, 'data', 'junction.db'));
+      assert.equal(sqlitePath('sqlite:/abs/j.db', baseDir), '/abs/j.db');
+      assert.equal(sqlitePath('sqlite:///abs/j.db', baseDir), '/abs/j.db');
+      assert.equal(sqlitePath('sqlite::memory:', baseDir), ':memory:');
+      const store = await openStore('sqlite:data/junction.db', { baseDir, durability: 'full' });
+      try {
+        assert.equal(store.kind, 'sqlite');
+        assert.ok(existsSync(join(baseDir, 'data', 'junction.db')));
+        assert.equal(await store.schemaVersion(), LATEST_VERSION);
+      } finally {
+        await store.close();
+      }
+    });
+
+    void test('postgres and unknown schemes are CONFIG_INVALID without leaking a password', async () => {
+      await assert.rejects(openStore('postgres://junction:s3cret@127.0.0.1:5432/junction'), (error) => {
+        assert.ok(isJunctionError(error, 'CONFIG_INVALID'));
+        assert.match(error.message, /postgresql is not available/i);
+        assert.ok(!error.message.includes('s3cret'), error.message);
+        return true;
+      });
+      await assert.rejects(openStore('postgresql://127.0.0.1/junction'), rejectsWith('CONFIG_INVALID'));
+      for (const url of ['mysql://root:pw@host/db', 'junction.db', 'sqlite:', 'sqlite://host/db']) {
+        await assert.rejects(openStore(url), (error) => {
+          assert.ok(isJunctionError(error, 'CONFIG_INVALID'), url);
+          assert.match(error.message, /sqlite:<path>/);
+          assert.ok(!error.message.includes(':pw@'), error.message);
+          return true;
+        });
+      }
+    });
+  });
+
+  void test('every id reported committed survives a SIGKILL of the writer', { timeout: 60_000 }, async () => {
+    const path = freshPath();
+    const storeUrl = pathToFileURL(
+      join(import.meta.dirname, '..', 'src', 'store', 'sqlite', 'sqlite-store.ts'),
+    ).href;
+    const script = join(mkdtempSync(join(root, 'child-')), 'writer.mjs');
+    writeFileSync(
+      script,
+      `import { randomUUID } from 'node:crypto';
+import { createSqliteStore } from ${JSON.stringify(storeUrl)};
+const store = createSqliteStore({ path: process.argv[2], durability: 'normal' });
+await store.migrate();
+process.stdout.write('ready\\n');
+for (let n = 0; ; n++) {
+  const batch = Array.from({ length: 1 + (n % 20) }, (_, i) => ({
+    event: { specversion: '1.0', id: randomUUID(), source: '/kill-test', type: 'test.kill', data: { n, i, pad: 'x'.repeat(1000) } },
+    receiver: 'events',
+  }));
+  const results = await store.appendEvents(batch, 'topic');
+  process.stdout.write(results.map((r) => 'committed ' + r.id + '\\n').join(''));
+}
+`,
+    );
+    const child = spawn(process.execPath, [script, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const committed: string[] = [];
+    let stderr = '';
+    let buffered = '';
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines)
+        if (line.startsWith('committed ')) committed.push(line.slice('committed '.length));
+    });
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const exit = new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        exited = { code, signal };
+        resolve();
+      });
+    });
+
+    // Let a few thousand commits through, then kill at whatever point the writer has reached.
+    const deadline = Date.now() + 40_000;
+    while (committed.length < 3_000) {
+      assert.equal(exited, undefined, `writer exited early: ${stderr}`);
+      assert.ok(Date.now() < deadline, `only ${committed.length} commits reported: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill('SIGKILL');
+    await exit;
+    assert.equal(exited?.signal, 'SIGKILL');
+
+    const store = await openStore(`sqlite:${path}`);
+    try {
+      const reported = [...committed];
+      for (const id of reported) {
+        assert.ok((await store.getEvent(id)) !== undefined, `committed event ${id} is missing`);
+      }
+      // Every stored event has its outbox entry (none was published).
+      const stats = await store.outboxStats();
+      let stored = 0;
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await store.listEvents(
+          {},
+          { limit: 1_000, ...(cursor === undefined ? {} : { cursor }) },
+        );
+        stored += page.items.length;
+        if (page.next === null) break;
+        cursor = page.next;
+      }
+      assert.ok(stored >= reported.length);
+      assert.equal(stats.pending, stored);
+    } finally {
+      await store.close();
+    }
+  });
+});
