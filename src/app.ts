@@ -56,6 +56,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
     const intake = createIntake({
       store,
       maxPendingEvents: config.intake.maxPendingEvents,
+      maxBatchWaitMs: config.intake.maxBatchWaitMs,
       validateData: (event) => schemas.validateData(event),
       metrics: metrics.intake,
       onStored: () => relay.notify(),

@@ -25,6 +25,12 @@ export interface IntakeOptions {
   readonly store: Store;
   readonly topic?: string;
   readonly maxPendingEvents?: number;
+  /**
+   * How long the first waiting submission may wait for others before a write starts. 0 (default)
+   * writes at the next turn of the event loop: requests read together are still committed
+   * together, without adding latency.
+   */
+  readonly maxBatchWaitMs?: number;
   /** Most events written in one transaction. Default 1000. */
   readonly maxEventsPerCommit?: number;
   /** Checks `data` against the schema registered for the event's type; throws `EVENT_DATA_INVALID`. */
@@ -59,6 +65,7 @@ export function createIntake(options: IntakeOptions): Intake {
   const topic = options.topic ?? EVENTS_TOPIC;
   const maxPending = options.maxPendingEvents ?? 10_000;
   const maxPerCommit = options.maxEventsPerCommit ?? 1000;
+  const batchWaitMs = options.maxBatchWaitMs ?? 0;
   const queue: Waiting[] = [];
   let pendingEvents = 0;
   let writing = false;
@@ -69,10 +76,12 @@ export function createIntake(options: IntakeOptions): Intake {
   const schedule = (): void => {
     if (scheduled || writing || queue.length === 0) return;
     scheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       scheduled = false;
       void writeNext();
-    });
+    };
+    if (batchWaitMs > 0 && pendingEvents < maxPerCommit) setTimeout(run, batchWaitMs);
+    else setImmediate(run);
   };
 
   async function writeNext(): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Bus } from '../bus/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Intake } from '../intake/index.ts';
@@ -53,7 +53,8 @@ export function createServer(deps: ServerDeps): JunctionServer {
   const https = settings.tls === undefined ? null : readTls(settings.tls);
   const fastify = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // Per-request logs would cost more than intake itself; errors are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimitBytes,
     requestTimeout: settings.requestTimeoutMs,
     genReqId: () => randomUUID(),
