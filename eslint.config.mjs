@@ -58,6 +58,11 @@ const forbidden = {
   config: ['intake', 'sources', 'server', 'cli', 'bus', 'store', 'runs', 'workers', 'triggers', 'pipelines'],
   observability: ['intake', 'sources', 'server', 'cli', 'runs', 'workers', 'triggers', 'pipelines'],
   server: ['cli'],
+  // The pipeline side: events ← expr ← pipelines ← triggers ← runs ← workers.
+  expr: domains.filter((d) => !['expr', 'events', 'errors'].includes(d)),
+  pipelines: domains.filter((d) => !['pipelines', 'expr', 'events', 'errors'].includes(d)),
+  triggers: domains.filter((d) => !['triggers', 'pipelines', 'expr', 'events', 'errors'].includes(d)),
+  runs: ['sources', 'server', 'cli', 'workers'],
 };
 
 const zones = Object.entries(forbidden).flatMap(([target, from]) =>
