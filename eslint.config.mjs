@@ -21,11 +21,14 @@ const domains = [
   'sources',
   'server',
   'cli',
+  'yaml',
 ];
 
 // What each domain must not import (see docs/architecture.md).
 const forbidden = {
   errors: domains.filter((d) => d !== 'errors'),
+  // Shared YAML helpers (positions, suggestions, problems) for config and pipelines.
+  yaml: domains.filter((d) => !['yaml', 'errors'].includes(d)),
   events: domains.filter((d) => !['events', 'errors'].includes(d)),
   store: [
     'intake',
@@ -60,7 +63,7 @@ const forbidden = {
   server: ['cli'],
   // The pipeline side: events ← expr ← pipelines ← triggers ← runs ← workers.
   expr: domains.filter((d) => !['expr', 'events', 'errors'].includes(d)),
-  pipelines: domains.filter((d) => !['pipelines', 'expr', 'events', 'errors'].includes(d)),
+  pipelines: domains.filter((d) => !['pipelines', 'expr', 'events', 'errors', 'yaml'].includes(d)),
   triggers: domains.filter((d) => !['triggers', 'pipelines', 'expr', 'events', 'errors'].includes(d)),
   runs: ['sources', 'server', 'cli', 'workers'],
 };

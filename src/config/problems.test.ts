@@ -4,46 +4,17 @@ import { JunctionError } from '../errors/index.ts';
 import {
   describeValue,
   formatConfigProblems,
-  formatPath,
   isPathWithin,
-  editDistance,
   redactUrlPasswords,
-  suggestKey,
   urlPasswordsIn,
 } from './problems.ts';
 
 void describe('config problems', { timeout: 30_000 }, () => {
-  void test('formatPath writes dotted keys and array indexes', () => {
-    assert.equal(formatPath([]), '');
-    assert.equal(formatPath(['server', 'port']), 'server.port');
-    assert.equal(formatPath(['sources', 1, 'name']), 'sources[1].name');
-  });
-
   void test('isPathWithin', () => {
     assert.equal(isPathWithin('store.url', 'store'), true);
     assert.equal(isPathWithin('sources[1].name', 'sources'), true);
     assert.equal(isPathWithin('storex', 'store'), false);
     assert.equal(isPathWithin('anything', ''), true);
-  });
-
-  void test('editDistance counts insertions, deletions, substitutions and transpositions', () => {
-    assert.equal(editDistance('', 'abc'), 3);
-    assert.equal(editDistance('prot', 'port'), 1);
-    assert.equal(editDistance('kitten', 'sitting'), 3);
-    assert.equal(editDistance('same', 'same'), 0);
-    assert.equal(editDistance('ca', 'abc'), 3);
-  });
-
-  void test('suggestKey finds close keys and refuses far ones', () => {
-    const known = ['host', 'port', 'publicUrl', 'bodyLimit', 'maxJsonDepth'];
-    assert.equal(suggestKey('prot', known), 'port');
-    assert.equal(suggestKey('hots', known), 'host');
-    assert.equal(suggestKey('body_limit', known), 'bodyLimit');
-    assert.equal(suggestKey('BodyLimit', known), 'bodyLimit');
-    assert.equal(suggestKey('maxJsonDpeth', known), 'maxJsonDepth');
-    assert.equal(suggestKey('database', known), undefined);
-    assert.equal(suggestKey('b', ['bus', 'log']), undefined);
-    assert.equal(suggestKey('pipeline', ['pipelines', 'schemas']), 'pipelines');
   });
 
   void test('URL passwords are found and redacted', () => {

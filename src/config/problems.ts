@@ -1,68 +1,18 @@
 /**
  * Problems found while loading a configuration: how paths are written, how values are quoted in
- * messages (never a secret), the nearest-key suggestion for typos, and the one-line-per-problem
- * rendering the CLI prints. Pure functions.
+ * messages (never a secret) and the one-line-per-problem rendering the CLI prints (the generic
+ * parts live in src/yaml). Pure functions.
  */
 import { isJunctionError } from '../errors/index.ts';
+import { formatProblem, sortProblems as sortYamlProblems } from '../yaml/index.ts';
 import type { ConfigProblem } from './types.ts';
 
-export type PathSegment = string | number;
-
-/** `['sources', 1, 'name']` → `sources[1].name`; `[]` → ''. */
-export function formatPath(segments: readonly PathSegment[]): string {
-  let path = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') path += `[${segment}]`;
-    else path += path === '' ? segment : `.${segment}`;
-  }
-  return path;
-}
+export { formatPath, type PathSegment } from '../yaml/index.ts';
 
 /** Whether `path` is `ancestor` or lies below it. */
 export function isPathWithin(path: string, ancestor: string): boolean {
   if (ancestor === '' || path === ancestor) return true;
   return path.startsWith(`${ancestor}.`) || path.startsWith(`${ancestor}[`);
-}
-
-/**
- * Levenshtein distance with adjacent transpositions counted as one edit (optimal string
- * alignment), so `prot` is one edit from `port`.
- */
-export function editDistance(a: string, b: string): number {
-  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-      row.push(best);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
-}
-
-const normalizeKey = (key: string): string => key.toLowerCase().replace(/[-_\s]/g, '');
-
-/**
- * The known key closest to `key`, when it is close enough to be a likely typo: the same key
- * written in another case or with dashes/underscores, or within an edit distance of a third of
- * its length (at least 1).
- */
-export function suggestKey(key: string, known: readonly string[]): string | undefined {
-  const normalized = normalizeKey(key);
-  const exact = known.find((k) => normalizeKey(k) === normalized);
-  if (exact !== undefined) return exact;
-  const limit = Math.max(1, Math.floor(key.length / 3));
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of known) {
-    const distance = editDistance(normalized, normalizeKey(candidate));
-    if (distance <= limit && (best === undefined || distance < best.distance))
-      best = { key: candidate, distance };
-  }
-  return best?.key;
 }
 
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@,]*:)([^\s/?#@,]*)@/gi;
@@ -105,26 +55,7 @@ export function describeValue(value: unknown): string {
 
 /** Problems sorted by position (file problems first, in document order), duplicates dropped. */
 export function sortProblems(problems: readonly ConfigProblem[]): ConfigProblem[] {
-  const seen = new Set<string>();
-  const unique = problems.filter((p) => {
-    const key = `${p.path}\u0000${p.message}\u0000${p.origin ?? ''}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  return unique.sort(
-    (a, b) =>
-      (a.line ?? Infinity) - (b.line ?? Infinity) ||
-      (a.column ?? 0) - (b.column ?? 0) ||
-      a.path.localeCompare(b.path),
-  );
-}
-
-/** Where in the file a problem is, as the first word of its line: `junction.yaml:4:9 `. */
-function locationOf(problem: ConfigProblem): string {
-  if (problem.file === undefined) return '';
-  if (problem.line === undefined) return `${problem.file} `;
-  return `${problem.file}:${problem.line}:${problem.column ?? 1} `;
+  return sortYamlProblems(problems, (p) => p.origin ?? '');
 }
 
 /** The problems carried by a CONFIG_INVALID / CONFIG_ENV_MISSING error, or an empty list. */
@@ -142,7 +73,5 @@ export function configProblemsOf(err: unknown): readonly ConfigProblem[] {
 export function formatConfigProblems(err: unknown): string {
   const problems = Array.isArray(err) ? (err as ConfigProblem[]) : configProblemsOf(err);
   if (problems.length === 0) return err instanceof Error ? err.message : '';
-  return problems
-    .map((p) => `${locationOf(p)}${p.path === '' ? '(top level)' : p.path}: ${p.message}`)
-    .join('\n');
+  return problems.map(formatProblem).join('\n');
 }

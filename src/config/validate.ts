@@ -6,7 +6,8 @@
  * Returns key paths as segments; the loader adds file positions.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import { describeValue, suggestKey, type PathSegment } from './problems.ts';
+import { segmentsOfPointer, suggestKey, type PathSegment } from '../yaml/index.ts';
+import { describeValue } from './problems.ts';
 import { configJsonSchema, SOURCE_NAME_PATTERN, type SchemaNode } from './schema.ts';
 import { parseByteSize, parseDuration } from './units.ts';
 
@@ -69,28 +70,6 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
   array: 'a list',
   null: 'empty',
 };
-
-/** Instance path segments, with array indexes as numbers (found by walking `data`). */
-function segmentsOf(instancePath: string, data: unknown): PathSegment[] {
-  if (instancePath === '') return [];
-  const segments: PathSegment[] = [];
-  let current = data;
-  for (const raw of instancePath.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(current)) {
-      const index = Number(key);
-      segments.push(index);
-      current = current[index] as unknown;
-    } else {
-      segments.push(key);
-      current =
-        current !== null && typeof current === 'object'
-          ? (current as Record<string, unknown>)[key]
-          : undefined;
-    }
-  }
-  return segments;
-}
 
 /** The offending value as quoted in a message, or nothing for a secret. */
 function got(error: ErrorObject): string {
@@ -181,7 +160,7 @@ export function validateConfigValue(value: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   if (!validateAgainstSchema(value)) {
     for (const error of validateAgainstSchema.errors ?? []) {
-      problems.push(phrase(error, segmentsOf(error.instancePath, value)));
+      problems.push(phrase(error, segmentsOfPointer(error.instancePath, value)));
     }
   }
   problems.push(...uniquenessProblems(value));

@@ -137,6 +137,49 @@ export const ERROR_CODES = {
     summary: 'a message id, header or payload is one the bus cannot carry',
   },
 
+  EXPR_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a CEL expression or ${{ }} template does not compile',
+  },
+  EXPR_UNKNOWN_VARIABLE: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a CEL expression names a variable that is not available where it is used',
+  },
+  EXPR_EVAL_FAILED: {
+    httpStatus: 422,
+    retryable: false,
+    summary: 'a CEL expression failed while it was evaluated',
+  },
+
+  TRIGGER_PATTERN_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a branch, tag, path, source, subject or event type pattern of a trigger is not valid',
+  },
+
+  PIPELINE_CYCLE: {
+    httpStatus: 422,
+    retryable: false,
+    summary: "jobs' needs form a cycle, so no job in it could ever start",
+  },
+  PIPELINE_INVALID_GRAPH: {
+    httpStatus: 422,
+    retryable: false,
+    summary: 'the job graph has a duplicate job, an unknown need, or a job that needs a finally job',
+  },
+  PIPELINE_MATRIX_TOO_LARGE: {
+    httpStatus: 422,
+    retryable: false,
+    summary: 'a strategy.matrix expands to more combinations than the cap',
+  },
+  PIPELINE_INVALID: {
+    httpStatus: 422,
+    retryable: false,
+    summary: 'a pipeline file has problems (YAML syntax, schema, needs, ids or secrets)',
+  },
+
   CLI_USAGE: {
     httpStatus: 400,
     retryable: false,
