@@ -1,0 +1,41 @@
+export {
+  STATUSES,
+  canTransition,
+  combineStatuses,
+  isFailure,
+  isStatus,
+  isTerminal,
+  runStatusFromJobs,
+} from './states.ts';
+export type { Status, StatusItem, TerminalStatus } from './states.ts';
+export {
+  STATUS_FUNCTIONS,
+  decideCondition,
+  effectiveCondition,
+  jobStatusContext,
+  statusFunctionValues,
+  statusFunctionsUsed,
+  stepStatusContext,
+  usesStatusFunction,
+} from './conditions.ts';
+export type { ConditionDecision, ConditionEvaluator, StatusContext, StatusFunction } from './conditions.ts';
+export { findCycle, nextActions, topologicalOrder } from './dag.ts';
+export type { JobDecision, JobGraph, JobNode, NextActions, PlanOptions, RunState } from './dag.ts';
+export { combinationKey, combinationName, expandMatrix, planMatrix } from './matrix.ts';
+export type {
+  Combination,
+  MatrixMember,
+  MatrixPlan,
+  MatrixPlanOptions,
+  MatrixStrategy,
+  MatrixValue,
+} from './matrix.ts';
+export {
+  CONCURRENCY_MODES,
+  EMPTY_GROUP,
+  admit,
+  isConcurrencyMode,
+  release,
+  withdraw,
+} from './concurrency.ts';
+export type { Admission, ConcurrencyMode, GroupRun, GroupState } from './concurrency.ts';
