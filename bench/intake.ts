@@ -1,0 +1,580 @@
+/**
+ * The intake benchmark: how many ~2 KB structured CloudEvents per second `POST /events` stores,
+ * at what latency and memory, next to a bare `node:http` server on the same Node binary and the
+ * same machine, measured in the same run.
+ *
+ * Three targets run one after the other, each on a fresh free loopback port: the bare server,
+ * Junction with `store.durability: normal`, Junction with `store.durability: full` (each Junction
+ * on a fresh data dir). Per target: start, wait for /readyz, read idle RSS, a wrk warm-up run, the
+ * measured wrk run (CPU time of the server sampled around it), peak RSS, SIGTERM. For Junction the
+ * stored events are then counted in its SQLite file (opened read-only after the process exited)
+ * and compared with the 2xx answers wrk counted: fewer stored than acknowledged is a failure.
+ *
+ * What callers may assume: `run` never throws for a target that fails; the failure is in that
+ * target's `error` and makes the outcome `failed`. Targets missed are reported, not failures.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { BenchError, errorText } from './lib/bench-error.ts';
+import type { BenchContext, BenchOutcome, Benchmark } from './lib/benchmark.ts';
+import {
+  formatInt,
+  formatMB,
+  formatMs,
+  formatPercent,
+  formatRatio,
+  formatTable,
+  indent,
+  MISSING,
+} from './lib/format.ts';
+import { freePort, startServer, type ServerExit, type ServerProcess } from './lib/server-process.ts';
+import {
+  readMachineBusySeconds,
+  readMachineIoWaitSeconds,
+  readOwnCpuSeconds,
+  readReapedChildrenCpuSeconds,
+} from './lib/proc.ts';
+import { runWrk, totalSocketErrors, wrkVersion, type WrkResult, type WrkRun } from './lib/wrk.ts';
+
+/** Target size of each request body. */
+export const BODY_BYTES = 2048;
+/** wrk socket timeout: answers slower than this count as timeout errors. */
+export const WRK_TIMEOUT_SECONDS = 5;
+
+export const TARGETS = {
+  /** Junction (durability normal) must do at least this share of the bare server's events/s. */
+  minRatioVsBare: 0.5,
+  maxP99Ms: 20,
+  maxIdleRssBytes: 120e6,
+} as const;
+
+type Durability = 'normal' | 'full';
+
+interface TargetSpec {
+  readonly name: 'bare' | 'junction-normal' | 'junction-full';
+  readonly label: string;
+  readonly durability?: Durability;
+}
+
+const TARGET_SPECS: readonly TargetSpec[] = [
+  { name: 'bare', label: 'bare node http' },
+  { name: 'junction-normal', label: 'junction normal', durability: 'normal' },
+  { name: 'junction-full', label: 'junction full', durability: 'full' },
+];
+
+export interface DurabilityCheck {
+  /** Rows in the `events` table after the server exited. */
+  readonly stored: number;
+  /** 2xx answers wrk counted, warm-up and measured run together. */
+  readonly acknowledged: number;
+  readonly acknowledgedWarmup: number;
+  readonly acknowledgedMeasured: number;
+  /** Stored but never acknowledged to wrk: requests cut off when a wrk run ended. */
+  readonly extra: number;
+  readonly ok: boolean;
+}
+
+export interface TargetResult {
+  readonly name: TargetSpec['name'];
+  readonly label: string;
+  readonly durability?: Durability;
+  readonly error?: string;
+  readonly wrkCommand?: string;
+  readonly warmup?: WrkResult;
+  readonly measured?: WrkResult;
+  /** 2xx answers per second of the measured run. */
+  readonly eventsPerSec?: number;
+  /** This target's events/s divided by the bare server's. */
+  readonly ratioVsBare?: number;
+  /** CPU time during the measured run as a share of one core: the server, wrk, everything else. */
+  readonly cpuPercent?: CpuShares;
+  /**
+   * Server CPU microseconds per answered request: what one event costs, and the figure least
+   * disturbed by other load on the machine.
+   */
+  readonly cpuUsPerRequest?: number;
+  readonly idleRssBytes?: number;
+  readonly peakRssBytes?: number;
+  readonly durabilityCheck?: DurabilityCheck;
+  readonly exit?: ServerExit;
+  readonly profileDir?: string;
+}
+
+export interface CpuShares {
+  readonly server: number;
+  readonly wrk: number;
+  /** Processes other than the server, wrk and the harness: noise when it is not near 0. */
+  readonly other: number;
+  /**
+   * Time the cpus sat idle while a process waited for the disk. During a Junction run that
+   * process is the server: its SQLite calls block the event loop while they write and sync.
+   */
+  readonly ioWait: number;
+  /** Server CPU seconds used during the measured run. */
+  readonly serverSeconds: number;
+}
+
+export interface CpuSample {
+  readonly server: number;
+  readonly wrk: number;
+  readonly own: number;
+  readonly machine: number;
+  readonly ioWait: number;
+}
+
+function sampleCpu(server: ServerProcess): CpuSample | undefined {
+  const s = server.cpuSeconds();
+  const wrk = readReapedChildrenCpuSeconds();
+  const own = readOwnCpuSeconds();
+  const machine = readMachineBusySeconds();
+  const ioWait = readMachineIoWaitSeconds();
+  return s === undefined ||
+    wrk === undefined ||
+    own === undefined ||
+    machine === undefined ||
+    ioWait === undefined
+    ? undefined
+    : { server: s, wrk, own, machine, ioWait };
+}
+
+/** CPU used between two samples as a percentage of one core over `wallSeconds`. */
+export function cpuShares(before: CpuSample, after: CpuSample, wallSeconds: number): CpuShares {
+  const pct = (seconds: number): number => (Math.max(0, seconds) / wallSeconds) * 100;
+  const server = after.server - before.server;
+  const wrk = after.wrk - before.wrk;
+  const own = after.own - before.own;
+  return {
+    server: pct(server),
+    wrk: pct(wrk),
+    other: pct(after.machine - before.machine - server - wrk - own),
+    ioWait: pct(after.ioWait - before.ioWait),
+    serverSeconds: server,
+  };
+}
+
+function cpuFigures(
+  shares: CpuShares,
+  requests: number,
+): Pick<TargetResult, 'cpuPercent' | 'cpuUsPerRequest'> {
+  return requests === 0
+    ? { cpuPercent: shares }
+    : { cpuPercent: shares, cpuUsPerRequest: (shares.serverSeconds / requests) * 1e6 };
+}
+
+export interface TargetCheck {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly actual: string;
+}
+
+export interface IntakeReport {
+  readonly benchmark: 'intake';
+  readonly date: string;
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly memoryBytes: number;
+    readonly node: string;
+    readonly wrk: string;
+    /** 1-minute load average just before the first server started. */
+    readonly loadBefore: number;
+  };
+  readonly settings: {
+    readonly durationSeconds: number;
+    readonly warmupSeconds: number;
+    readonly connections: number;
+    readonly threads: number;
+    readonly timeoutSeconds: number;
+    readonly bodyBytes: number;
+  };
+  readonly targets: readonly TargetResult[];
+  readonly checks: readonly TargetCheck[];
+  readonly failed: boolean;
+  /** Set when other work competed for the cpus during the run. */
+  readonly warning?: string;
+}
+
+function junctionConfig(port: number, durability: Durability): string {
+  return [
+    '# Written by bench/intake.ts for one benchmark run.',
+    'dataDir: ./.junction',
+    `server: { host: 127.0.0.1, port: ${port}, allowAnonymousEmit: true }`,
+    `store: { durability: ${durability} }`,
+    'log: { level: warn }',
+    '',
+  ].join('\n');
+}
+
+/** The environment without JUNCTION_* overrides, so only the written junction.yaml counts. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('JUNCTION_')));
+}
+
+/** The SQLite file under a data dir: junction.db, else the only *.db there. */
+export function findDatabase(dataDir: string): string | undefined {
+  const standard = join(dataDir, 'junction.db');
+  if (existsSync(standard)) return standard;
+  if (!existsSync(dataDir)) return undefined;
+  const found = readdirSync(dataDir).filter((file) => file.endsWith('.db'));
+  return found.length === 1 ? join(dataDir, found[0]!) : undefined;
+}
+
+export function countStoredEvents(databasePath: string): number {
+  const db = new DatabaseSync(databasePath, { readOnly: true });
+  try {
+    const row = db.prepare('SELECT count(*) AS n FROM events').get();
+    return Number(row?.['n'] ?? 0);
+  } finally {
+    db.close();
+  }
+}
+
+export function checkDurability(
+  stored: number,
+  warmup: WrkResult | undefined,
+  measured: WrkResult,
+): DurabilityCheck {
+  const acknowledgedWarmup = warmup?.ok2xx ?? 0;
+  const acknowledgedMeasured = measured.ok2xx;
+  const acknowledged = acknowledgedWarmup + acknowledgedMeasured;
+  return {
+    stored,
+    acknowledged,
+    acknowledgedWarmup,
+    acknowledgedMeasured,
+    extra: stored - acknowledged,
+    ok: stored >= acknowledged,
+  };
+}
+
+function wrkRun(
+  context: BenchContext,
+  url: string,
+  tag: string,
+  durationSeconds: number,
+  script: string,
+): WrkRun {
+  return {
+    url,
+    connections: context.options.connections,
+    threads: context.options.threads,
+    durationSeconds,
+    timeoutSeconds: WRK_TIMEOUT_SECONDS,
+    script,
+    scriptArgs: [tag, String(BODY_BYTES)],
+  };
+}
+
+async function measureTarget(context: BenchContext, spec: TargetSpec): Promise<TargetResult> {
+  const { options } = context;
+  const say = (line: string): void => context.progress(`[intake] ${spec.label}: ${line}`);
+  const dir = mkdtempSync(join(tmpdir(), `junction-bench-${spec.name}-`));
+  const profileDir =
+    options.cpuProf && spec.durability !== undefined
+      ? mkdtempSync(join(tmpdir(), `junction-prof-${spec.name}-`))
+      : undefined;
+  const script = join(context.repoRoot, 'bench', 'wrk', 'post-cloudevent.lua');
+  const runId = randomBytes(4).toString('hex');
+  let server: ServerProcess | undefined;
+  let result: TargetResult = {
+    name: spec.name,
+    label: spec.label,
+    ...(spec.durability === undefined ? {} : { durability: spec.durability }),
+  };
+  try {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    let args: string[];
+    if (spec.durability === undefined) {
+      args = [join(context.repoRoot, 'bench', 'bare-server.ts'), '--port', String(port)];
+    } else {
+      const configPath = join(dir, 'junction.yaml');
+      writeFileSync(configPath, junctionConfig(port, spec.durability));
+      const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+      args = [...profile, join(context.repoRoot, 'src', 'cli', 'main.ts'), '--config', configPath, 'serve'];
+    }
+    say(`starting on ${baseUrl}`);
+    server = await startServer({
+      label: spec.label,
+      args,
+      cwd: dir,
+      env: cleanEnv(),
+      baseUrl,
+      readyPath: '/readyz',
+    });
+    const idle = server.memory();
+    const url = `${baseUrl}/events`;
+
+    let warmup: WrkResult | undefined;
+    if (options.warmupSeconds > 0) {
+      say(`warm-up ${options.warmupSeconds}s`);
+      warmup = (
+        await runWrk(context.wrkBin, wrkRun(context, url, `${runId}-warmup`, options.warmupSeconds, script))
+      ).result;
+    }
+    say(`measuring ${options.durationSeconds}s`);
+    const cpuBefore = sampleCpu(server);
+    const startedAt = performance.now();
+    const measuredRun = await runWrk(
+      context.wrkBin,
+      wrkRun(context, url, `${runId}-measure`, options.durationSeconds, script),
+    );
+    const wallSeconds = (performance.now() - startedAt) / 1000;
+    const cpuAfter = sampleCpu(server);
+    const peak = server.memory();
+    const measured = measuredRun.result;
+
+    say('stopping (SIGTERM)');
+    const stopping = server;
+    server = undefined;
+    const exit = await stopping.stop();
+    result = {
+      ...result,
+      wrkCommand: measuredRun.command,
+      ...(warmup === undefined ? {} : { warmup }),
+      measured,
+      eventsPerSec: measured.ok2xx / measured.durationSeconds,
+      ...(cpuBefore === undefined || cpuAfter === undefined
+        ? {}
+        : cpuFigures(cpuShares(cpuBefore, cpuAfter, wallSeconds), measured.requests)),
+      ...(idle === undefined ? {} : { idleRssBytes: idle.rssBytes }),
+      ...(peak === undefined ? {} : { peakRssBytes: peak.peakRssBytes }),
+      exit,
+      ...(profileDir === undefined ? {} : { profileDir }),
+    };
+    if (spec.durability !== undefined) {
+      const database = findDatabase(join(dir, '.junction'));
+      if (database === undefined) {
+        throw new BenchError(`no SQLite file under '${join(dir, '.junction')}' (expected junction.db)`);
+      }
+      const check = checkDurability(countStoredEvents(database), warmup, measured);
+      result = { ...result, durabilityCheck: check };
+      say(`stored ${check.stored} events, wrk counted ${check.acknowledged} 2xx answers`);
+      if (!check.ok) {
+        return {
+          ...result,
+          error: `lost acknowledged events: ${check.acknowledged} answered 2xx but only ${check.stored} stored`,
+        };
+      }
+    }
+    if (exit.killed) return { ...result, error: 'did not exit within 30 s of SIGTERM and was killed' };
+    if (exit.code !== 0) {
+      return {
+        ...result,
+        error: `exited with code ${exit.code ?? 'none'} (signal ${exit.signal ?? 'none'}) after SIGTERM; its stderr:\n${stopping.stderr() || '(empty)'}`,
+      };
+    }
+    return result;
+  } catch (error) {
+    say(`failed: ${errorText(error)}`);
+    return { ...result, error: errorText(error) };
+  } finally {
+    if (server !== undefined) await server.stop(5000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function evaluateTargets(targets: readonly TargetResult[]): TargetCheck[] {
+  const bare = targets.find((t) => t.name === 'bare');
+  const normal = targets.find((t) => t.name === 'junction-normal');
+  const ratio = normal?.ratioVsBare;
+  const p99 = normal?.measured?.latency.p99Ms;
+  const idle = normal?.idleRssBytes;
+  return [
+    {
+      name: `junction normal events/s ≥ ${TARGETS.minRatioVsBare}× bare`,
+      pass: ratio !== undefined && ratio >= TARGETS.minRatioVsBare,
+      actual:
+        ratio === undefined
+          ? 'no result'
+          : `${formatRatio(ratio)} (${formatInt(normal?.eventsPerSec)} vs ${formatInt(bare?.eventsPerSec)} events/s)`,
+    },
+    {
+      name: `junction normal p99 ≤ ${TARGETS.maxP99Ms} ms`,
+      pass: p99 !== undefined && p99 <= TARGETS.maxP99Ms,
+      actual: p99 === undefined ? 'no result' : `${formatMs(p99)} ms`,
+    },
+    {
+      name: `junction idle RSS ≤ ${TARGETS.maxIdleRssBytes / 1e6} MB`,
+      pass: idle !== undefined && idle <= TARGETS.maxIdleRssBytes,
+      actual: idle === undefined ? 'no result' : formatMB(idle),
+    },
+  ];
+}
+
+function withRatios(targets: readonly TargetResult[]): TargetResult[] {
+  const bareRate = targets.find((t) => t.name === 'bare')?.eventsPerSec;
+  return targets.map((t) =>
+    t.eventsPerSec === undefined || bareRate === undefined || bareRate === 0
+      ? t
+      : { ...t, ratioVsBare: t.eventsPerSec / bareRate },
+  );
+}
+
+export function formatIntakeReport(report: IntakeReport): string {
+  const { machine, settings } = report;
+  const rows = report.targets.map((t) => {
+    const m = t.measured;
+    const isBare = t.name === 'bare';
+    return [
+      t.label,
+      formatInt(t.eventsPerSec),
+      formatMs(m?.latency.p50Ms),
+      formatMs(m?.latency.p90Ms),
+      formatMs(m?.latency.p99Ms),
+      formatInt(m?.non2xx),
+      m === undefined ? MISSING : formatInt(totalSocketErrors(m.socketErrors)),
+      isBare ? '1.00×' : formatRatio(t.ratioVsBare),
+      formatInt(t.cpuUsPerRequest),
+      formatPercent(t.cpuPercent?.server),
+      formatPercent(t.cpuPercent?.wrk),
+      formatPercent(t.cpuPercent?.other),
+      formatPercent(t.cpuPercent?.ioWait),
+      formatMB(t.idleRssBytes),
+      formatMB(t.peakRssBytes),
+    ];
+  });
+  const table = formatTable(
+    [
+      'target',
+      'events/s',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'non-2xx',
+      'sock err',
+      'vs bare',
+      'cpu µs/req',
+      'srv cpu',
+      'wrk cpu',
+      'other cpu',
+      'iowait',
+      'idle RSS',
+      'peak RSS',
+    ],
+    rows,
+  );
+
+  const durability = report.targets
+    .filter((t) => t.durability !== undefined)
+    .map((t) => {
+      const c = t.durabilityCheck;
+      if (c === undefined)
+        return `${t.label}: not checked${t.error === undefined ? '' : ` (${t.error.split('\n')[0] ?? ''})`}`;
+      return `${c.ok ? 'OK  ' : 'FAIL'}  ${t.label}: stored ${formatInt(c.stored)}, acknowledged ${formatInt(c.acknowledged)} (warm-up ${formatInt(c.acknowledgedWarmup)} + measured ${formatInt(c.acknowledgedMeasured)}), extra ${formatInt(c.extra)}`;
+    });
+
+  const errors = report.targets
+    .filter((t) => t.error !== undefined)
+    .map((t) => `${t.label}: ${t.error ?? ''}`);
+  const full = report.targets.find((t) => t.name === 'junction-full');
+  const commands = report.targets
+    .filter((t) => t.wrkCommand !== undefined)
+    .map((t) => `${t.label}: ${t.wrkCommand ?? ''}`);
+  const profiles = report.targets
+    .filter((t) => t.profileDir !== undefined)
+    .map((t) => `${t.label}: ${t.profileDir ?? ''}`);
+
+  const { warning } = report;
+  return [
+    `intake benchmark, ${report.date}`,
+    `machine: ${machine.cpus} cpus (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}, ${machine.wrk}, load average ${machine.loadBefore.toFixed(2)} before the run`,
+    ...(warning === undefined ? [] : [warning]),
+    `load: wrk ${settings.threads} thread${settings.threads === 1 ? '' : 's'}, ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s measured per target, ` +
+      `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request`,
+    '',
+    table,
+    '',
+    'events/s: 2xx answers per second of the measured run; latency: wrk --latency over all answers;',
+    'cpu µs/req: server CPU time per answered request (the figure least disturbed by a shared machine);',
+    'srv/wrk/other cpu: CPU time of the server, of wrk, and of every other process during the measured run, as % of one core',
+    '(other well above 0 means the machine was shared and the numbers are noisy); iowait: time the cpus idled waiting for the disk;',
+    'RSS: VmRSS after /readyz (idle), VmHWM after the load (peak).',
+    '',
+    'durability (events in SQLite after SIGTERM vs 2xx answers wrk counted; extra = stored but cut off before wrk saw the answer):',
+    indent(durability.join('\n')),
+    '',
+    'targets:',
+    indent(report.checks.map((c) => `${c.pass ? 'PASS' : 'MISS'}  ${c.name}: ${c.actual}`).join('\n')),
+    ...(full?.measured === undefined
+      ? []
+      : [
+          indent(
+            `info  junction full (not a target): ${formatRatio(full.ratioVsBare)} bare, p99 ${formatMs(full.measured.latency.p99Ms)} ms`,
+          ),
+        ]),
+    '',
+    'wrk command lines (measured runs):',
+    indent(commands.join('\n')),
+    ...(profiles.length === 0 ? [] : ['', 'cpu profiles:', indent(profiles.join('\n'))]),
+    ...(errors.length === 0 ? [] : ['', 'errors:', indent(errors.join('\n'))]),
+    '',
+  ].join('\n');
+}
+
+/** A 1-minute load average above this share of the cores means other work competed for them. */
+export const BUSY_LOAD_PER_CPU = 0.5;
+/**
+ * Other processes using more than this share of one core during a measured run make it noisy.
+ * Junction's own disk writes by kernel threads count as "other" too and stay well below it.
+ */
+export const NOISY_OTHER_CPU_PERCENT = 20;
+
+/** A warning line when other work competed for the cpus, else undefined. */
+export function sharedMachineWarning(report: IntakeReport): string | undefined {
+  const others = report.targets.map((t) => t.cpuPercent?.other ?? 0);
+  const worst = Math.max(0, ...others);
+  const loaded = report.machine.loadBefore > report.machine.cpus * BUSY_LOAD_PER_CPU;
+  if (worst <= NOISY_OTHER_CPU_PERCENT && !loaded) return undefined;
+  return (
+    `WARNING: the machine was shared (other processes used up to ${Math.round(worst)}% of a core during a measured run; ` +
+    `1-minute load ${report.machine.loadBefore.toFixed(2)} before the run): the numbers understate this machine and the ratios are noisy; rerun it idle`
+  );
+}
+
+export async function runIntake(context: BenchContext): Promise<IntakeReport> {
+  const { options } = context;
+  const loadBefore = loadavg()[0] ?? 0;
+  const results: TargetResult[] = [];
+  for (const spec of TARGET_SPECS) results.push(await measureTarget(context, spec));
+  const targets = withRatios(results);
+  const cpuList = cpus();
+  const report: IntakeReport = {
+    benchmark: 'intake',
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+      memoryBytes: totalmem(),
+      node: process.version,
+      wrk: await wrkVersion(context.wrkBin),
+      loadBefore,
+    },
+    settings: {
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      connections: options.connections,
+      threads: options.threads,
+      timeoutSeconds: WRK_TIMEOUT_SECONDS,
+      bodyBytes: BODY_BYTES,
+    },
+    targets,
+    checks: evaluateTargets(targets),
+    failed: targets.some((t) => t.error !== undefined),
+  };
+  const warning = sharedMachineWarning(report);
+  return warning === undefined ? report : { ...report, warning };
+}
+
+export const intakeBenchmark: Benchmark = {
+  name: 'intake',
+  description: 'events/s, latency and memory of POST /events next to a bare node:http server',
+  needsWrk: true,
+  async run(context): Promise<BenchOutcome> {
+    const report = await runIntake(context);
+    return { text: formatIntakeReport(report), json: report, failed: report.failed };
+  },
+};
