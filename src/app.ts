@@ -1,8 +1,10 @@
 /**
  * The composition root: the only place that turns configuration into concrete adapters (which
- * store, which bus), wires intake, the outbox relay and the HTTP server together, and takes them
- * apart again in order on shutdown.
+ * store, which bus), wires intake, the outbox relay, the router and the HTTP server together, and
+ * takes them apart again in order on shutdown. Pipelines are loaded from `pipelines.dir` at start
+ * and reloaded when files in it change; a broken file is logged and left out, the others route.
  */
+import { existsSync } from 'node:fs';
 import type { JunctionConfig } from './config/index.ts';
 import { openStore, type Store } from './store/index.ts';
 import { openBus, type Bus } from './bus/index.ts';
@@ -10,7 +12,16 @@ import { createSchemaRegistry, loadSchemaDir } from './events/index.ts';
 import { createIntake, createOutboxRelay, type Intake, type OutboxRelay } from './intake/index.ts';
 import { createLogger, createMetrics, type Logger, type Metrics } from './observability/index.ts';
 import { createServer, isLoopbackAddress, type JunctionServer } from './server/index.ts';
-import { JunctionError, errorMessage } from './errors/index.ts';
+import { JunctionError, errorMessage, isJunctionError } from './errors/index.ts';
+import {
+  formatProblems,
+  loadPipelineDir,
+  watchPipelineDir,
+  type PipelineDirResult,
+  type PipelineDirWatcher,
+} from './pipelines/index.ts';
+import { checkTriggerIf, compilePipelines, NO_PIPELINES, type RoutablePipelines } from './triggers/index.ts';
+import { createRouter, type Router } from './runs/index.ts';
 
 export interface App {
   /** Base URL the server listens on. */
@@ -20,7 +31,10 @@ export interface App {
   readonly bus: Bus;
   readonly intake: Intake;
   readonly relay: OutboxRelay;
+  readonly router: Router;
   readonly server: JunctionServer;
+  /** The pipelines events are routed against right now. */
+  pipelines(): RoutablePipelines;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Stops intake, finishes requests in flight, publishes the outbox, closes bus and store. */
@@ -75,7 +89,34 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       intake.pending(),
     );
 
+    let routable = await loadPipelines(config.pipelines.dir, logger);
+    let watcher: PipelineDirWatcher | undefined;
+    if (existsSync(config.pipelines.dir)) {
+      watcher = watchPipelineDir(
+        config.pipelines.dir,
+        (result) => {
+          const next = compileAndReport(result, logger);
+          logChanges(routable, next, logger);
+          routable = next;
+        },
+        {
+          checkExpression: checkTriggerIf,
+          onError: (error) =>
+            logger.warn(
+              { code: isJunctionError(error) ? error.code : 'CONFIG_NOT_FOUND', err: errorMessage(error) },
+              'pipelines: reloading the folder failed; keeping the pipelines loaded before',
+            ),
+        },
+      );
+      const watching = watcher;
+      opened.unshift({ close: () => Promise.resolve(watching.close()) });
+    }
+    const router = createRouter({ store, bus, logger, getPipelines: () => routable });
+
     const server = createServer({ settings: config.server, store, bus, intake, metrics, logger });
+    // The router's group must exist before the relay publishes what the outbox holds, or the
+    // embedded bus (which keeps no messages for groups it has not seen) would drop those events.
+    await router.start();
     relay.start();
     const url = await server.listen().catch(async (error: unknown) => {
       await relay.stop(1000);
@@ -89,6 +130,8 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       await server.close();
       await intake.close();
       await relay.stop();
+      await router.stop();
+      watcher?.close();
       await bus.close();
       await store.close();
       logger.info('junction stopped');
@@ -100,7 +143,9 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       bus,
       intake,
       relay,
+      router,
       server,
+      pipelines: () => routable,
       metrics,
       logger,
       stop: () => (stopping ??= stop()),
@@ -115,4 +160,54 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
     }
     throw error;
   }
+}
+
+/** Loads and compiles the pipelines folder; a missing folder means no pipelines. */
+async function loadPipelines(dir: string, logger: Logger): Promise<RoutablePipelines> {
+  if (!existsSync(dir)) {
+    logger.info({ dir }, 'pipelines: no pipelines folder; no pipelines loaded');
+    return NO_PIPELINES;
+  }
+  let result: PipelineDirResult;
+  try {
+    result = await loadPipelineDir(dir, { checkExpression: checkTriggerIf });
+  } catch (error) {
+    logger.warn(
+      { code: isJunctionError(error) ? error.code : 'CONFIG_NOT_FOUND', err: errorMessage(error) },
+      'pipelines: cannot read the pipelines folder; no pipelines loaded',
+    );
+    return NO_PIPELINES;
+  }
+  const routable = compileAndReport(result, logger);
+  logger.info(
+    { dir, pipelines: [...routable.pipelines.keys()] },
+    `pipelines: ${routable.pipelines.size} loaded`,
+  );
+  return routable;
+}
+
+/** Compiles a folder's pipelines and logs every problem of the files left out. */
+function compileAndReport(result: PipelineDirResult, logger: Logger): RoutablePipelines {
+  const compiled = compilePipelines(result.pipelines.values());
+  const problems = [...result.problems, ...compiled.problems];
+  if (problems.length > 0) {
+    logger.warn(
+      { code: 'PIPELINE_INVALID', problems: formatProblems(problems) },
+      `pipelines: ${problems.length} problem${problems.length === 1 ? '' : 's'}; the files concerned are not loaded`,
+    );
+  }
+  return compiled.routable;
+}
+
+/** Logs which pipelines a reload added, changed and removed. */
+function logChanges(before: RoutablePipelines, after: RoutablePipelines, logger: Logger): void {
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const [name, pipeline] of after.pipelines) {
+    const old = before.pipelines.get(name);
+    if (old === undefined) added.push(name);
+    else if (old.digest !== pipeline.digest) changed.push(name);
+  }
+  const removed = [...before.pipelines.keys()].filter((name) => !after.pipelines.has(name));
+  logger.info({ added, changed, removed }, 'pipelines: reloaded');
 }

@@ -12,6 +12,8 @@ export const EXIT = {
   notFound: 5,
   refused: 6,
   serverError: 7,
+  /** `validate`: an input file has problems (sysexits EX_DATAERR). */
+  invalid: 65,
   config: 78,
 } as const;
 

@@ -1,6 +1,6 @@
 /**
  * The `junction` command. Server commands (`serve`, `init`, `config`, `token`) work on the local
- * configuration and store; client commands (`emit`, `events`) talk to a running server at
+ * configuration and store; client commands (`emit`, `events`, `explain`) talk to a running server at
  * JUNCTION_URL with JUNCTION_TOKEN. Exit codes are listed in exit-codes.ts and docs/cli.md.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,17 +18,16 @@ import { openStore } from '../store/index.ts';
 import { TOKEN_SCOPES, createApiToken, isTokenScope } from '../security/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
 import { startApp } from '../app.ts';
-import { createClient } from './client.ts';
+import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
+import { registerExplain } from './commands/explain.ts';
+import { registerSchema } from './commands/schema.ts';
+import { registerValidate } from './commands/validate.ts';
+import { checkTriggerIf } from '../triggers/index.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { formatTable, paint, printJson } from './output.ts';
 
 interface GlobalOptions {
   config?: string;
-}
-
-interface ClientFlags {
-  url?: string;
-  token?: string;
 }
 
 const program = new Command('junction')
@@ -47,17 +46,6 @@ async function config(overrides?: Record<string, unknown>): Promise<JunctionConf
   });
   return loaded.config;
 }
-
-function clientFrom(flags: ClientFlags): ReturnType<typeof createClient> {
-  const url = flags.url ?? process.env['JUNCTION_URL'] ?? 'http://127.0.0.1:8080';
-  const token = flags.token ?? process.env['JUNCTION_TOKEN'];
-  return createClient({ url, ...(token === undefined ? {} : { token }) });
-}
-
-const clientOptions = (command: Command): Command =>
-  command
-    .option('--url <url>', 'server URL (default: $JUNCTION_URL or http://127.0.0.1:8080)')
-    .option('--token <token>', 'API token (default: $JUNCTION_TOKEN)');
 
 /** `30m`, `2h`, `7d` before now, or an ISO 8601 time. */
 export function parseTime(value: string, flag: string): string {
@@ -283,6 +271,10 @@ clientOptions(
     if (next !== null) process.stdout.write(paint('dim', `more: --all, or --limit up to 1000\n`));
   },
 );
+
+registerExplain(program, clientFrom);
+registerValidate(program, { checkExpression: checkTriggerIf });
+registerSchema(program);
 
 const configCommand = program.command('config').description('inspect the configuration');
 configCommand

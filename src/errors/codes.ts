@@ -79,6 +79,7 @@ export const ERROR_CODES = {
     summary: 'a batch holds more events than the configured limit',
   },
   EVENT_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no stored event has that id' },
+  RUN_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no run has that id' },
 
   API_UNAUTHENTICATED: {
     httpStatus: 401,

@@ -39,3 +39,5 @@ export {
   withdraw,
 } from './concurrency.ts';
 export type { Admission, ConcurrencyMode, GroupRun, GroupState } from './concurrency.ts';
+export { createRouter, routingRecords, ROUTER_GROUP } from './router.ts';
+export type { Router, RouterOptions } from './router.ts';

@@ -16,6 +16,8 @@ import { createAuthorizer, isLoopbackAddress } from './auth.ts';
 import { sendError, toJunctionError } from './errors.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerApiEventRoutes } from './routes/api-events.ts';
+import { registerApiDecisionRoutes } from './routes/api-decisions.ts';
+import { registerApiRunRoutes } from './routes/api-runs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
 export interface ServerSettings {
@@ -97,6 +99,8 @@ export function createServer(deps: ServerDeps): JunctionServer {
   const context = { ...deps, authorizer, state };
   registerEventRoutes(fastify, context);
   registerApiEventRoutes(fastify, context);
+  registerApiDecisionRoutes(fastify, context);
+  registerApiRunRoutes(fastify, context);
   registerHealthRoutes(fastify, context);
 
   return {

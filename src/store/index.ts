@@ -14,6 +14,12 @@ import type { Store, StoreDurability } from './store.ts';
 export type {
   ApiTokenRecord,
   AppendResult,
+  DecisionRecord,
+  NewDecision,
+  NewRun,
+  RoutingResult,
+  RunFilter,
+  RunRecord,
   EventFilter,
   NewEvent,
   OutboxEntry,

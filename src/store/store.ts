@@ -18,6 +18,12 @@
  *   `close()` reject with `STORE_UNAVAILABLE`.
  * - Methods are safe to call concurrently from one process; implementations serialise writes as
  *   their engine requires.
+ * - `recordRouting` writes an event's trigger decisions and the runs they create in one
+ *   transaction, and is idempotent: a decision is keyed by (event, pipeline, trigger index) and a
+ *   run by its id and by (event, pipeline, trigger index), so routing an event again (a redelivery,
+ *   concurrent routers) inserts nothing twice and keeps the first rows. `createdRuns` lists only
+ *   the runs this call inserted. The event must be stored already: an unknown event id rejects
+ *   with `EVENT_NOT_FOUND` and writes nothing.
  */
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 
@@ -91,6 +97,59 @@ export interface ApiTokenRecord {
   readonly revokedAt: string | null;
 }
 
+/** One trigger's verdict for one event, as recorded (see docs/triggers.md). */
+export interface DecisionRecord {
+  readonly eventId: string;
+  readonly pipeline: string;
+  readonly triggerIndex: number;
+  readonly matched: boolean;
+  /** `matched`, `matched (<note>)`, or the first failing clause in words. */
+  readonly reason: string;
+  /** sha256 of the pipeline spec that decided, when known. */
+  readonly pipelineDigest: string | null;
+  /** The run created by a match; null when not matched. */
+  readonly runId: string | null;
+  /** ISO 8601; when the decision was recorded. Ignored on input (the store sets it). */
+  readonly decidedAt: string;
+}
+
+export type NewDecision = Omit<DecisionRecord, 'decidedAt' | 'eventId'>;
+
+export interface NewRun {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly triggerIndex: number;
+  /** `queued` when created by routing. */
+  readonly status: string;
+  readonly pipelineDigest: string | null;
+  /** The pipeline spec as JSON when the run was created, or null. */
+  readonly spec: string | null;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly eventId: string;
+  readonly pipeline: string;
+  readonly triggerIndex: number;
+  readonly status: string;
+  readonly pipelineDigest: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly reason: string | null;
+}
+
+export interface RunFilter {
+  readonly pipeline?: string;
+  readonly status?: string;
+  readonly eventId?: string;
+}
+
+export interface RoutingResult {
+  /** Ids of the runs this call inserted (empty on a repeat). */
+  readonly createdRuns: string[];
+}
+
 export interface Store {
   /** Which engine this is (`sqlite`, `postgres`), for logs and /readyz. */
   readonly kind: string;
@@ -125,4 +184,16 @@ export interface Store {
   touchToken(id: string, at: string): Promise<void>;
   /** True when at least one unrevoked token exists. */
   hasTokens(): Promise<boolean>;
+
+  /** Records an event's decisions and the runs they create, in one idempotent transaction. */
+  recordRouting(
+    eventId: string,
+    decisions: readonly NewDecision[],
+    runs: readonly NewRun[],
+  ): Promise<RoutingResult>;
+  /** The event's decisions in pipeline name, then trigger index order; empty when none. */
+  listDecisions(eventId: string): Promise<DecisionRecord[]>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  /** Runs in creation order, newest first by default; `next` is the cursor of the next page. */
+  listRuns(filter: RunFilter, page: PageRequest): Promise<Page<RunRecord>>;
 }

@@ -27,3 +27,15 @@ export {
 export type { MatchOptions, TriggerClause, TriggerSpec, TriggerVerdict } from './trigger.ts';
 export { createTriggerIndex } from './index-by-type.ts';
 export type { TriggerIndex, TriggerIndexEntry } from './index-by-type.ts';
+export { decideEvent, runIdFor } from './decide.ts';
+export type { Decision } from './decide.ts';
+export {
+  checkTriggerIf,
+  compilePipelines,
+  evaluateTriggerIf,
+  NO_PIPELINES,
+  pipelineDigest,
+  toTriggerSpec,
+  TRIGGER_IF_VARIABLES,
+} from './routable.ts';
+export type { CompiledPipelines, RoutablePipeline, RoutablePipelines, RoutableTrigger } from './routable.ts';

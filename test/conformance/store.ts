@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isJunctionError, type ErrorCode } from '../../src/errors/index.ts';
 import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../src/events/index.ts';
-import type { EventFilter, NewEvent, Store } from '../../src/store/index.ts';
+import type { EventFilter, NewDecision, NewEvent, NewRun, Store } from '../../src/store/index.ts';
 
 export interface StoreFixture {
   readonly store: Store;
@@ -577,6 +577,158 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
             cursor,
           );
         }
+      });
+    });
+
+    void describe('routing: decisions and runs', () => {
+      const decision = (pipeline: string, triggerIndex: number, runId: string | null): NewDecision => ({
+        pipeline,
+        triggerIndex,
+        matched: runId !== null,
+        reason: runId !== null ? 'matched' : "branch 'dev' not in [main]",
+        pipelineDigest: 'd'.repeat(64),
+        runId,
+      });
+      const newRun = (id: string, pipeline: string, triggerIndex: number): NewRun => ({
+        id,
+        pipeline,
+        triggerIndex,
+        status: 'queued',
+        pipelineDigest: 'd'.repeat(64),
+        spec: '{"name":"x"}',
+      });
+      async function storedEventId(): Promise<string> {
+        const [result] = await store.appendEvents([entry(cloudEvent())], TOPIC);
+        return result!.id;
+      }
+
+      void test('records decisions and runs, lists them back, and reads a run', async () => {
+        const eventId = await storedEventId();
+        const runId = `run_${randomUUID()}`;
+        const result = await store.recordRouting(
+          eventId,
+          [decision('deploy', 1, null), decision('ci', 0, runId)],
+          [newRun(runId, 'ci', 0)],
+        );
+        assert.deepEqual(result, { createdRuns: [runId] });
+        const decisions = await store.listDecisions(eventId);
+        assert.deepEqual(
+          decisions.map((d) => [d.pipeline, d.triggerIndex, d.matched, d.reason, d.runId]),
+          [
+            ['ci', 0, true, 'matched', runId],
+            ['deploy', 1, false, "branch 'dev' not in [main]", null],
+          ],
+        );
+        for (const d of decisions) {
+          assert.equal(d.eventId, eventId);
+          assert.equal(d.pipelineDigest, 'd'.repeat(64));
+          assert.match(d.decidedAt, ISO_MILLIS_UTC);
+        }
+        const run = await store.getRun(runId);
+        assert.ok(run);
+        assert.deepEqual(
+          { ...run, createdAt: 'x' },
+          {
+            id: runId,
+            eventId,
+            pipeline: 'ci',
+            triggerIndex: 0,
+            status: 'queued',
+            pipelineDigest: 'd'.repeat(64),
+            createdAt: 'x',
+            startedAt: null,
+            finishedAt: null,
+            reason: null,
+          },
+        );
+        assert.match(run.createdAt, ISO_MILLIS_UTC);
+        assert.equal(await store.getRun('run_unknown'), undefined);
+        assert.deepEqual(await store.listDecisions(randomUUID()), []);
+      });
+
+      void test('routing the same event again inserts nothing twice and keeps the first rows', async () => {
+        const eventId = await storedEventId();
+        const runId = `run_${randomUUID()}`;
+        const decisions = [decision('ci', 0, runId)];
+        const runs = [newRun(runId, 'ci', 0)];
+        assert.deepEqual((await store.recordRouting(eventId, decisions, runs)).createdRuns, [runId]);
+        const first = await store.listDecisions(eventId);
+        const again = await store.recordRouting(
+          eventId,
+          [{ ...decisions[0]!, reason: 'changed' }],
+          [{ ...runs[0]!, status: 'running' }],
+        );
+        assert.deepEqual(again.createdRuns, []);
+        assert.deepEqual(await store.listDecisions(eventId), first);
+        assert.equal((await store.getRun(runId))!.status, 'queued');
+        // A second id for the same (event, pipeline, trigger) is refused by the unique key.
+        const other = await store.recordRouting(eventId, [], [newRun(`run_${randomUUID()}`, 'ci', 0)]);
+        assert.deepEqual(other.createdRuns, []);
+        assert.equal((await store.listRuns({ eventId }, { limit: 10 })).items.length, 1);
+      });
+
+      void test('concurrent routing of one event creates each run once', async () => {
+        const eventId = await storedEventId();
+        const runIds = [`run_${randomUUID()}`, `run_${randomUUID()}`];
+        const call = () =>
+          store.recordRouting(
+            eventId,
+            [decision('a', 0, runIds[0]!), decision('b', 2, runIds[1]!), decision('c', 0, null)],
+            [newRun(runIds[0]!, 'a', 0), newRun(runIds[1]!, 'b', 2)],
+          );
+        const results = await Promise.all(Array.from({ length: 8 }, call));
+        const created = results.flatMap((r) => r.createdRuns).sort();
+        assert.deepEqual(created, [...runIds].sort());
+        assert.equal((await store.listDecisions(eventId)).length, 3);
+        assert.equal((await store.listRuns({ eventId }, { limit: 10 })).items.length, 2);
+      });
+
+      void test('an unknown event is EVENT_NOT_FOUND and writes nothing', async () => {
+        const runId = `run_${randomUUID()}`;
+        await assert.rejects(
+          store.recordRouting(randomUUID(), [decision('ci', 0, runId)], [newRun(runId, 'ci', 0)]),
+          rejectsWith('EVENT_NOT_FOUND'),
+        );
+        assert.equal(await store.getRun(runId), undefined);
+      });
+
+      void test('listRuns filters by pipeline, status and event, and pages newest first', async () => {
+        const eventIds = [await storedEventId(), await storedEventId()];
+        const ids: string[] = [];
+        for (const [n, eventId] of eventIds.entries()) {
+          for (const pipeline of ['ci', 'deploy']) {
+            const id = `run_${n}_${pipeline}_${randomUUID().slice(0, 8)}`;
+            ids.push(id);
+            await store.recordRouting(eventId, [decision(pipeline, 0, id)], [newRun(id, pipeline, 0)]);
+          }
+        }
+        const all = await store.listRuns({}, { limit: 100 });
+        assert.deepEqual(
+          all.items.map((r) => r.id),
+          [...ids].reverse(),
+        );
+        assert.equal(all.next, null);
+        const ci = await store.listRuns({ pipeline: 'ci' }, { limit: 100, order: 'asc' });
+        assert.deepEqual(
+          ci.items.map((r) => r.id),
+          [ids[0], ids[2]],
+        );
+        assert.equal((await store.listRuns({ status: 'running' }, { limit: 100 })).items.length, 0);
+        assert.deepEqual(
+          (await store.listRuns({ eventId: eventIds[1]!, pipeline: 'deploy' }, { limit: 100 })).items.map(
+            (r) => r.id,
+          ),
+          [ids[3]],
+        );
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await store.listRuns({}, { limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+          seen.push(...page.items.map((r) => r.id));
+          if (page.next === null) break;
+          cursor = page.next;
+        }
+        assert.deepEqual(seen, [...ids].reverse());
       });
     });
 

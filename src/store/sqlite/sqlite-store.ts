@@ -25,11 +25,13 @@ import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveO
 import type {
   ApiTokenRecord,
   AppendResult,
+  DecisionRecord,
   EventFilter,
   NewEvent,
   OutboxEntry,
   OutboxStats,
   Page,
+  RunRecord,
   Store,
   StoreDurability,
   TokenScope,
@@ -66,13 +68,13 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 /**
  * Write tuning, measured with batches of 100 events of 2 KB (see docs/decisions/0002-sqlite-store.md).
  * 8 KiB pages hold three such events where 4 KiB pages hold one, so a commit writes fewer WAL
- * frames. Checkpointing every 32 MiB of WAL instead of 4 MiB copies pages that change in many
- * commits (index leaves) once rather than many times, at the cost of a longer pause when it runs.
+ * frames. Checkpoints keep SQLite's default interval (1000 pages, 8 MiB of WAL here): a larger
+ * interval wrote less in total but made each checkpoint, which runs inside a commit on the event
+ * loop, long enough to lift intake's p99 latency several-fold under load (docs/benchmarks.md).
  */
 const PAGE_SIZE = 8_192;
 const TUNING = [
-  'PRAGMA cache_size = -65536', // 64 MiB of page cache, so index pages are not read back from the file
-  'PRAGMA wal_autocheckpoint = 4096', // pages: 32 MiB of WAL
+  'PRAGMA cache_size = -16384', // 16 MiB of page cache, so hot index pages are not read back from the file
   'PRAGMA journal_size_limit = 67108864', // truncate the WAL back to 64 MiB after a checkpoint
 ];
 /** The longest `last_error` kept for an outbox entry. */
@@ -87,6 +89,9 @@ const SQLITE_CANTOPEN = 14;
 const SQLITE_CONSTRAINT = 19;
 
 const EVENT_COLUMNS = 'e.seq, e.id, e.dedupe_key, e.receiver, e.received_at, e.body';
+
+const RUN_COLUMNS =
+  'rowid AS seq, id, event_id, pipeline, trigger_index, status, pipeline_digest, created_at, started_at, finished_at, reason';
 
 const STATEMENTS = {
   insertEvent: `INSERT INTO events
@@ -109,6 +114,14 @@ const STATEMENTS = {
   touchToken: 'UPDATE api_tokens SET last_used_at = ? WHERE id = ?',
   hasTokens: 'SELECT EXISTS (SELECT 1 FROM api_tokens WHERE revoked_at IS NULL) AS found',
   ping: 'SELECT 1 AS ok',
+  eventExists: 'SELECT 1 AS found FROM events WHERE id = ?',
+  insertRun: `INSERT INTO runs (id, event_id, pipeline, trigger_index, status, pipeline_digest, spec, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  insertDecision: `INSERT INTO trigger_decisions
+      (event_id, pipeline, trigger_index, matched, reason, pipeline_digest, run_id, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  listDecisions: `SELECT * FROM trigger_decisions WHERE event_id = ? ORDER BY pipeline, trigger_index`,
+  getRun: `SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`,
 } as const;
 
 type StatementName = keyof typeof STATEMENTS;
@@ -163,6 +176,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (hasCursor) clauses.push(order === 'desc' ? 'e.seq < ?' : 'e.seq > ?');
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
     const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where} ORDER BY e.seq ${order.toUpperCase()} LIMIT ?`;
+    let statement = listStatements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      listStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  function cached(sql: string): StatementSync {
     let statement = listStatements.get(sql);
     if (statement === undefined) {
       statement = db.prepare(sql);
@@ -333,6 +355,81 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }),
 
     hasTokens: () => run('hasTokens', () => integer(stmt('hasTokens').get(), 'found') === 1),
+
+    recordRouting: (eventId, decisions, runs) =>
+      write('recordRouting', () => {
+        if (stmt('eventExists').get(eventId) === undefined) {
+          throw new JunctionError('EVENT_NOT_FOUND', `no event with id '${eventId.slice(0, 80)}'`);
+        }
+        const at = nowIso();
+        const createdRuns: string[] = [];
+        const insertRun = stmt('insertRun');
+        for (const r of runs) {
+          const changes = insertRun.run(
+            r.id,
+            eventId,
+            r.pipeline,
+            r.triggerIndex,
+            r.status,
+            r.pipelineDigest,
+            r.spec,
+            at,
+          ).changes;
+          if (changes > 0) createdRuns.push(r.id);
+        }
+        const insertDecision = stmt('insertDecision');
+        for (const d of decisions) {
+          insertDecision.run(
+            eventId,
+            d.pipeline,
+            d.triggerIndex,
+            d.matched ? 1 : 0,
+            d.reason,
+            d.pipelineDigest,
+            d.runId,
+            at,
+          );
+        }
+        return { createdRuns };
+      }),
+
+    listDecisions: (eventId) =>
+      run('listDecisions', () => stmt('listDecisions').all(eventId).map(toDecision)),
+
+    getRun: (id) =>
+      run('getRun', () => {
+        const row = stmt('getRun').get(id);
+        return row === undefined ? undefined : toRun(row);
+      }),
+
+    listRuns: (filter, page) =>
+      run('listRuns', () => {
+        const limit = checkLimit(page.limit);
+        const cursor = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+        const order = resolveOrder(page.order, cursor);
+        const clauses: string[] = [];
+        const params: SQLInputValue[] = [];
+        const add = (column: string, value: string | undefined): void => {
+          if (value === undefined) return;
+          clauses.push(`${column} = ?`);
+          params.push(value);
+        };
+        add('pipeline', filter.pipeline);
+        add('status', filter.status);
+        add('event_id', filter.eventId);
+        if (cursor !== undefined) {
+          clauses.push(order === 'desc' ? 'rowid < ?' : 'rowid > ?');
+          params.push(cursor.seq);
+        }
+        params.push(limit + 1);
+        const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+        const sql = `SELECT ${RUN_COLUMNS} FROM runs ${where} ORDER BY rowid ${order.toUpperCase()} LIMIT ?`;
+        const rows = cached(sql).all(...params);
+        const items = rows.slice(0, limit).map(toRun);
+        const lastRow = rows.length > limit ? rows[limit - 1] : undefined;
+        const next = lastRow === undefined ? null : encodeCursor({ seq: integer(lastRow, 'seq'), order });
+        return { items, next } satisfies Page<RunRecord>;
+      }),
   };
 }
 
@@ -410,6 +507,34 @@ function toToken(row: Row): ApiTokenRecord {
     createdAt: text(row, 'created_at'),
     lastUsedAt: optionalText(row, 'last_used_at'),
     revokedAt: optionalText(row, 'revoked_at'),
+  };
+}
+
+function toDecision(row: Row): DecisionRecord {
+  return {
+    eventId: text(row, 'event_id'),
+    pipeline: text(row, 'pipeline'),
+    triggerIndex: integer(row, 'trigger_index'),
+    matched: integer(row, 'matched') === 1,
+    reason: optionalText(row, 'reason') ?? '',
+    pipelineDigest: optionalText(row, 'pipeline_digest'),
+    runId: optionalText(row, 'run_id'),
+    decidedAt: text(row, 'created_at'),
+  };
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    id: text(row, 'id'),
+    eventId: text(row, 'event_id'),
+    pipeline: text(row, 'pipeline'),
+    triggerIndex: integer(row, 'trigger_index'),
+    status: text(row, 'status'),
+    pipelineDigest: optionalText(row, 'pipeline_digest'),
+    createdAt: text(row, 'created_at'),
+    startedAt: optionalText(row, 'started_at'),
+    finishedAt: optionalText(row, 'finished_at'),
+    reason: optionalText(row, 'reason'),
   };
 }
 

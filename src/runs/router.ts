@@ -1,0 +1,152 @@
+/**
+ * The router: takes each stored event off the bus (topic `events`, group `router`), decides which
+ * pipeline triggers it matches (`decideEvent`), and records the decisions and one `queued` run per
+ * match in the store in one idempotent transaction. Nothing executes runs yet; they are recorded
+ * so `junction explain` and the API can show why an event did or did not start a pipeline.
+ *
+ * What callers may assume:
+ * - One delivery at a time (`maxInFlight` 1), so events are routed in publish order.
+ * - Redelivery is harmless: run ids are derived from (event id, pipeline, trigger index) and the
+ *   store ignores rows it already has.
+ * - A store failure is retried with exponential backoff (capped at `maxBackoffMs`); a
+ *   non-retryable store error is given up on after `maxAttempts` deliveries and logged with its
+ *   code. A message that is not a stored event is rejected at once and logged with
+ *   `BUS_MESSAGE_INVALID`.
+ * - Each delivery uses the pipelines `getPipelines()` returns at that moment, so a reload takes
+ *   effect from the next event on.
+ */
+import {
+  ack,
+  reject,
+  retryAfter,
+  type Bus,
+  type Delivery,
+  type Outcome,
+  type Subscription,
+} from '../bus/index.ts';
+import type { StoredEvent } from '../events/index.ts';
+import { errorMessage, isJunctionError } from '../errors/index.ts';
+import { decodeStoredEvent, EVENTS_TOPIC } from '../intake/index.ts';
+import type { Logger } from '../observability/index.ts';
+import type { NewDecision, NewRun, Store } from '../store/index.ts';
+import { decideEvent, runIdFor, type RoutablePipelines } from '../triggers/index.ts';
+
+export const ROUTER_GROUP = 'router';
+
+export interface RouterOptions {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly logger: Logger;
+  /** The pipelines to route against, read once per event. */
+  readonly getPipelines: () => RoutablePipelines;
+  /** Longest wait before a failed event is tried again. Default 30 s. */
+  readonly maxBackoffMs?: number;
+  /** Deliveries after which a non-retryable store error gives up on the event. Default 10. */
+  readonly maxAttempts?: number;
+}
+
+export interface Router {
+  /** Subscribes to the events topic; routing starts with the next delivery. */
+  start(): Promise<void>;
+  /** Stops taking deliveries and waits for the one in progress. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What one event's routing writes: decisions, and a run per matched trigger. */
+export function routingRecords(
+  stored: StoredEvent,
+  routable: RoutablePipelines,
+): { decisions: NewDecision[]; runs: NewRun[] } {
+  const decisions: NewDecision[] = [];
+  const runs: NewRun[] = [];
+  for (const decision of decideEvent(stored, routable)) {
+    const pipeline = routable.pipelines.get(decision.pipeline);
+    const digest = pipeline?.digest ?? null;
+    const runId = decision.matched ? runIdFor(stored.id, decision.pipeline, decision.triggerIndex) : null;
+    decisions.push({ ...decision, pipelineDigest: digest, runId });
+    if (runId !== null) {
+      runs.push({
+        id: runId,
+        pipeline: decision.pipeline,
+        triggerIndex: decision.triggerIndex,
+        status: 'queued',
+        pipelineDigest: digest,
+        spec: pipeline === undefined ? null : JSON.stringify(pipeline.spec),
+      });
+    }
+  }
+  return { decisions, runs };
+}
+
+function decodeDelivery(delivery: Delivery): StoredEvent | undefined {
+  try {
+    const stored = decodeStoredEvent(delivery.message.data) as Partial<StoredEvent> | null;
+    const event = stored?.event as { type?: unknown } | undefined;
+    if (typeof stored?.id !== 'string' || typeof event !== 'object' || typeof event.type !== 'string') {
+      return undefined;
+    }
+    return stored as StoredEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createRouter(options: RouterOptions): Router {
+  const { store, bus, logger, getPipelines } = options;
+  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 10;
+  let subscription: Subscription | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function handle(delivery: Delivery): Promise<Outcome> {
+    const stored = decodeDelivery(delivery);
+    if (stored === undefined) {
+      logger.error(
+        { code: 'BUS_MESSAGE_INVALID', messageId: delivery.message.id.slice(0, 100) },
+        'router: message is not a stored event; dropped',
+      );
+      return reject('not a stored event');
+    }
+    const { decisions, runs } = routingRecords(stored, getPipelines());
+    if (decisions.length === 0) {
+      logger.debug({ eventId: stored.id }, 'router: no pipeline listens for this event type');
+      return ack;
+    }
+    try {
+      const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
+      for (const runId of createdRuns) {
+        const run = runs.find((r) => r.id === runId);
+        logger.info({ eventId: stored.id, runId, pipeline: run?.pipeline }, 'run queued');
+      }
+      return ack;
+    } catch (error) {
+      const code = isJunctionError(error) ? error.code : 'INTERNAL';
+      const retryable = isJunctionError(error) && error.retryable;
+      if (!retryable && delivery.attempt >= maxAttempts) {
+        logger.error(
+          { code, eventId: stored.id, err: errorMessage(error), attempts: delivery.attempt },
+          'router: cannot record the routing of this event; giving up',
+        );
+        return reject(`cannot record routing: ${code}`);
+      }
+      const backoff =
+        Math.min(maxBackoffMs, 100 * 2 ** Math.min(delivery.attempt, 16)) * (0.5 + Math.random() / 2);
+      logger.warn(
+        { code, eventId: stored.id, err: errorMessage(error), retryInMs: Math.round(backoff) },
+        'router: recording the routing failed; retrying',
+      );
+      return retryAfter(Math.round(backoff));
+    }
+  }
+
+  return {
+    async start() {
+      if (subscription !== undefined) return;
+      subscription = await bus.subscribe(EVENTS_TOPIC, ROUTER_GROUP, handle, { maxInFlight: 1 });
+    },
+    stop() {
+      stopping ??= subscription === undefined ? Promise.resolve() : subscription.close();
+      return stopping;
+    },
+  };
+}
