@@ -111,7 +111,14 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       const watching = watcher;
       opened.unshift({ close: () => Promise.resolve(watching.close()) });
     }
-    const router = createRouter({ store, bus, logger, getPipelines: () => routable });
+    // The embedded bus forgets everything on exit: the router catches up from its checkpoint.
+    const router = createRouter({
+      store,
+      bus,
+      logger,
+      getPipelines: () => routable,
+      catchUp: !bus.capabilities.durable,
+    });
 
     const server = createServer({ settings: config.server, store, bus, intake, metrics, logger });
     // The router's group must exist before the relay publishes what the outbox holds, or the

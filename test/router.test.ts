@@ -267,3 +267,64 @@ describe('routing in the full app', { timeout: 30_000 }, () => {
     );
   });
 });
+
+describe('router catch-up after a restart (embedded bus keeps nothing)', { timeout: 30_000 }, () => {
+  test('events stored but never routed are routed from the checkpoint on start', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'j.db');
+    const logger = createLogger({ level: 'silent', format: 'json' });
+    try {
+      // A first life: events stored and (as if) published, the process dies before routing them.
+      const first = createSqliteStore({ path });
+      await first.migrate();
+      const appended = await first.appendEvents(
+        [1, 2, 3].map((n) => ({
+          event: cloudEvent({ type: 'git.push', data: { branch: 'main', n } }) as never,
+          receiver: 'events',
+        })),
+        EVENTS_TOPIC,
+      );
+      await first.markOutboxPublished((await first.pendingOutbox(10)).map((e) => e.seq));
+      await first.close();
+
+      // The next life: a fresh embedded bus has none of them; catch-up routes them from the store.
+      const store = createSqliteStore({ path });
+      await store.migrate();
+      const bus = createEmbeddedBus();
+      const router = createRouter({
+        store,
+        bus,
+        logger,
+        getPipelines: () => routable('ci', 'images'),
+        catchUp: true,
+      });
+      await router.start();
+      for (const { id } of appended) {
+        const decisions = await store.listDecisions(id);
+        assert.equal(decisions.length, 1, `decisions for ${id}`);
+        assert.equal(decisions[0]!.runId, runIdFor(id, 'ci', 0));
+      }
+      const seqs = await Promise.all(appended.map(async ({ id }) => (await store.getEvent(id))!.seq));
+      assert.equal(await store.getCheckpoint('router.events'), String(Math.max(...seqs)));
+
+      // Routed events after the checkpoint advance it; nothing before it is routed again.
+      const later = await store.appendEvents(
+        [{ event: cloudEvent({ type: 'image.pushed' }) as never, receiver: 'events' }],
+        EVENTS_TOPIC,
+      );
+      const laterStored = (await store.getEvent(later[0]!.id))!;
+      await bus.publish(EVENTS_TOPIC, { id: laterStored.id, data: encodeStoredEvent(laterStored) });
+      await eventually(
+        async () => ((await store.listDecisions(laterStored.id)).length === 1 ? true : undefined),
+        5000,
+        'the later event routed',
+      );
+      await router.stop();
+      assert.equal(await store.getCheckpoint('router.events'), String(laterStored.seq));
+      await bus.close();
+      await store.close();
+    } finally {
+      dir.remove();
+    }
+  });
+});

@@ -14,6 +14,11 @@
  *   `BUS_MESSAGE_INVALID`.
  * - Each delivery uses the pipelines `getPipelines()` returns at that moment, so a reload takes
  *   effect from the next event on.
+ * - The seq of the last event routed is saved as the checkpoint `router.events` (at most once a
+ *   second, and on stop). With `catchUp` (set when the bus keeps nothing across restarts, as the
+ *   embedded bus), `start()` first routes every stored event after that checkpoint straight from
+ *   the store, so an event that was published but not yet routed when the process died is routed
+ *   after the restart. Routing again what was already routed changes nothing.
  */
 import {
   ack,
@@ -43,7 +48,13 @@ export interface RouterOptions {
   readonly maxBackoffMs?: number;
   /** Deliveries after which a non-retryable store error gives up on the event. Default 10. */
   readonly maxAttempts?: number;
+  /** Route stored events after the checkpoint before subscribing. Default false. */
+  readonly catchUp?: boolean;
+  /** How often the checkpoint is saved while events flow. Default 1000 ms. */
+  readonly checkpointEveryMs?: number;
 }
+
+export const ROUTER_CHECKPOINT = 'router.events';
 
 export interface Router {
   /** Subscribes to the events topic; routing starts with the next delivery. */
@@ -95,8 +106,56 @@ export function createRouter(options: RouterOptions): Router {
   const { store, bus, logger, getPipelines } = options;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const maxAttempts = options.maxAttempts ?? 10;
+  const checkpointEveryMs = options.checkpointEveryMs ?? 1000;
   let subscription: Subscription | undefined;
   let stopping: Promise<void> | undefined;
+  let routedSeq = 0;
+  let savedSeq = 0;
+  let timer: NodeJS.Timeout | undefined;
+  /** Events waiting for a retry: the checkpoint must not pass them. */
+  const retrying = new Set<number>();
+
+  async function saveCheckpoint(): Promise<void> {
+    const seq = retrying.size === 0 ? routedSeq : Math.min(routedSeq, Math.min(...retrying) - 1);
+    if (seq <= savedSeq) return;
+    try {
+      await store.setCheckpoint(ROUTER_CHECKPOINT, String(seq));
+      savedSeq = Math.max(savedSeq, seq);
+    } catch (error) {
+      logger.warn(
+        { code: isJunctionError(error) ? error.code : 'INTERNAL', err: errorMessage(error) },
+        'router: cannot save its checkpoint; will retry',
+      );
+    }
+  }
+
+  function routed(seq: number): void {
+    retrying.delete(seq);
+    if (seq > routedSeq) routedSeq = seq;
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      void saveCheckpoint();
+    }, checkpointEveryMs);
+  }
+
+  /** Routes stored events after the checkpoint directly from the store, oldest first. */
+  async function catchUp(): Promise<number> {
+    const saved = Number((await store.getCheckpoint(ROUTER_CHECKPOINT)) ?? '0');
+    routedSeq = savedSeq = Number.isFinite(saved) ? saved : 0;
+    let count = 0;
+    for (;;) {
+      const page = await store.listEvents({ afterSeq: routedSeq }, { limit: 500, order: 'asc' });
+      for (const stored of page.items) {
+        const { decisions, runs } = routingRecords(stored, getPipelines());
+        if (decisions.length > 0) await store.recordRouting(stored.id, decisions, runs);
+        routed(stored.seq);
+        count += 1;
+      }
+      if (page.items.length < 500) break;
+    }
+    await saveCheckpoint();
+    return count;
+  }
 
   async function handle(delivery: Delivery): Promise<Outcome> {
     const stored = decodeDelivery(delivery);
@@ -110,6 +169,7 @@ export function createRouter(options: RouterOptions): Router {
     const { decisions, runs } = routingRecords(stored, getPipelines());
     if (decisions.length === 0) {
       logger.debug({ eventId: stored.id }, 'router: no pipeline listens for this event type');
+      routed(stored.seq);
       return ack;
     }
     try {
@@ -118,6 +178,7 @@ export function createRouter(options: RouterOptions): Router {
         const run = runs.find((r) => r.id === runId);
         logger.info({ eventId: stored.id, runId, pipeline: run?.pipeline }, 'run queued');
       }
+      routed(stored.seq);
       return ack;
     } catch (error) {
       const code = isJunctionError(error) ? error.code : 'INTERNAL';
@@ -127,8 +188,10 @@ export function createRouter(options: RouterOptions): Router {
           { code, eventId: stored.id, err: errorMessage(error), attempts: delivery.attempt },
           'router: cannot record the routing of this event; giving up',
         );
+        retrying.delete(stored.seq);
         return reject(`cannot record routing: ${code}`);
       }
+      retrying.add(stored.seq);
       const backoff =
         Math.min(maxBackoffMs, 100 * 2 ** Math.min(delivery.attempt, 16)) * (0.5 + Math.random() / 2);
       logger.warn(
@@ -142,10 +205,20 @@ export function createRouter(options: RouterOptions): Router {
   return {
     async start() {
       if (subscription !== undefined) return;
+      if (options.catchUp === true) {
+        const count = await catchUp();
+        if (count > 0)
+          logger.info({ events: count }, 'router: routed stored events left unrouted at the last stop');
+      }
       subscription = await bus.subscribe(EVENTS_TOPIC, ROUTER_GROUP, handle, { maxInFlight: 1 });
     },
     stop() {
-      stopping ??= subscription === undefined ? Promise.resolve() : subscription.close();
+      stopping ??= (async () => {
+        if (subscription !== undefined) await subscription.close();
+        clearTimeout(timer);
+        timer = undefined;
+        await saveCheckpoint();
+      })();
       return stopping;
     },
   };

@@ -55,6 +55,8 @@ export interface EventFilter {
   readonly since?: string;
   /** ISO 8601; events received before. */
   readonly until?: string;
+  /** Only events with a `seq` greater than this (catching up from a checkpoint). */
+  readonly afterSeq?: number;
 }
 
 export interface Page<T> {
@@ -196,4 +198,8 @@ export interface Store {
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs in creation order, newest first by default; `next` is the cursor of the next page. */
   listRuns(filter: RunFilter, page: PageRequest): Promise<Page<RunRecord>>;
+
+  /** A named position a consumer has reached (the router's last routed event seq), if any. */
+  getCheckpoint(name: string): Promise<string | undefined>;
+  setCheckpoint(name: string, value: string): Promise<void>;
 }

@@ -732,6 +732,27 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
       });
     });
 
+    void describe('checkpoints and catching up', () => {
+      void test('a checkpoint is absent until set, then holds the last value', async () => {
+        assert.equal(await store.getCheckpoint('router.events'), undefined);
+        await store.setCheckpoint('router.events', '5');
+        await store.setCheckpoint('router.events', '9');
+        await store.setCheckpoint('other', 'x');
+        assert.equal(await store.getCheckpoint('router.events'), '9');
+        assert.equal(await store.getCheckpoint('other'), 'x');
+      });
+
+      void test('listEvents with afterSeq returns only later events, oldest first', async () => {
+        await store.appendEvents(many(5), TOPIC);
+        const all = (await store.listEvents({}, { limit: 10, order: 'asc' })).items;
+        const after = await store.listEvents({ afterSeq: all[1]!.seq }, { limit: 10, order: 'asc' });
+        assert.deepEqual(
+          after.items.map((e) => e.id),
+          all.slice(2).map((e) => e.id),
+        );
+      });
+    });
+
     void describe('tokens', () => {
       const token = (n: number, createdAt: string) =>
         ({

@@ -173,6 +173,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (filter.receiver !== undefined) clauses.push('e.receiver = ?');
     if (filter.since !== undefined) clauses.push('e.received_at >= ?');
     if (filter.until !== undefined) clauses.push('e.received_at < ?');
+    if (filter.afterSeq !== undefined) clauses.push('e.seq > ?');
     if (hasCursor) clauses.push(order === 'desc' ? 'e.seq < ?' : 'e.seq > ?');
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
     const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where} ORDER BY e.seq ${order.toUpperCase()} LIMIT ?`;
@@ -269,6 +270,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         if (filter.receiver !== undefined) params.push(filter.receiver);
         if (filter.since !== undefined) params.push(normalizeTime(filter.since, 'since'));
         if (filter.until !== undefined) params.push(normalizeTime(filter.until, 'until'));
+        if (filter.afterSeq !== undefined) params.push(filter.afterSeq);
         if (cursor !== undefined) params.push(cursor.seq);
         params.push(limit + 1);
         const rows = listStatement(filter, cursor !== undefined, order).all(...params);
@@ -391,6 +393,20 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
           );
         }
         return { createdRuns };
+      }),
+
+    getCheckpoint: (name) =>
+      run('getCheckpoint', () => {
+        const row = cached('SELECT value FROM checkpoints WHERE name = ?').get(name);
+        return row === undefined ? undefined : String(row['value']);
+      }),
+
+    setCheckpoint: (name, value) =>
+      write('setCheckpoint', () => {
+        cached(
+          'INSERT INTO checkpoints (name, value, updated_at) VALUES (?, ?, ?) ' +
+            'ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+        ).run(name, value, nowIso());
       }),
 
     listDecisions: (eventId) =>
