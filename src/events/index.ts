@@ -15,3 +15,4 @@ export { jsonDepth, parseJsonBytes, scanJson } from './json-limits.ts';
 export type { DuplicateKey, JsonScanOptions, JsonScanResult, ParsedJson } from './json-limits.ts';
 export { MAX_PROBLEMS, createSchemaRegistry, loadSchemaDir } from './schema-registry.ts';
 export type { SchemaProblem, SchemaRegistry } from './schema-registry.ts';
+export { uuidv7 } from './ids.ts';

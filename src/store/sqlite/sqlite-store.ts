@@ -18,7 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from '../../events/index.ts';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
 import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../events/index.ts';
 import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveOrder } from '../paging.ts';
