@@ -8,8 +8,7 @@ import type { StoredEvent } from '../../events/index.ts';
 import type { EventFilter } from '../../store/index.ts';
 import { JunctionError } from '../../errors/index.ts';
 import type { RouteContext } from '../context.ts';
-
-const MAX_LIMIT = 1000;
+import { parsePageQuery, single, type PageQuery, type Query } from './query.ts';
 
 export interface EventItem {
   readonly id: string;
@@ -29,15 +28,6 @@ export function toEventItem(stored: StoredEvent): EventItem {
   };
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
-function single(query: Query, name: string): string | undefined {
-  const value = query[name];
-  if (Array.isArray(value))
-    throw new JunctionError('API_BAD_REQUEST', `query parameter '${name}' was given more than once`);
-  return value === '' ? undefined : value;
-}
-
 function timestamp(query: Query, name: string): string | undefined {
   const value = single(query, name);
   if (value === undefined) return undefined;
@@ -51,27 +41,8 @@ function timestamp(query: Query, name: string): string | undefined {
   return new Date(parsed).toISOString();
 }
 
-export function parseEventQuery(query: Query): {
-  filter: EventFilter;
-  limit: number;
-  cursor?: string;
-  order: 'asc' | 'desc';
-} {
-  const limitText = single(query, 'limit');
-  const limit = limitText === undefined ? 100 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new JunctionError(
-      'API_BAD_REQUEST',
-      `query parameter 'limit' must be an integer from 1 to ${MAX_LIMIT}, got '${String(limitText).slice(0, 20)}'`,
-    );
-  }
-  const order = single(query, 'order') ?? 'desc';
-  if (order !== 'asc' && order !== 'desc') {
-    throw new JunctionError(
-      'API_BAD_REQUEST',
-      `query parameter 'order' must be 'asc' or 'desc', got '${order.slice(0, 20)}'`,
-    );
-  }
+export function parseEventQuery(query: Query): { filter: EventFilter; page: PageQuery } {
+  const page = parsePageQuery(query);
   const filter: Record<string, string> = {};
   for (const name of ['type', 'source', 'receiver'] as const) {
     const value = single(query, name);
@@ -81,8 +52,7 @@ export function parseEventQuery(query: Query): {
   const until = timestamp(query, 'until');
   if (since !== undefined) filter['since'] = since;
   if (until !== undefined) filter['until'] = until;
-  const cursor = single(query, 'cursor');
-  return { filter, limit, order, ...(cursor === undefined ? {} : { cursor }) };
+  return { filter, page };
 }
 
 export function registerApiEventRoutes(fastify: FastifyInstance, context: RouteContext): void {
@@ -90,13 +60,9 @@ export function registerApiEventRoutes(fastify: FastifyInstance, context: RouteC
 
   fastify.get('/api/v1/events', async (request) => {
     await authorizer.authorize(request, 'read');
-    const { filter, limit, cursor, order } = parseEventQuery(request.query as Query);
-    const page = await store.listEvents(filter, {
-      limit,
-      order,
-      ...(cursor === undefined ? {} : { cursor }),
-    });
-    return { items: page.items.map(toEventItem), next: page.next };
+    const { filter, page } = parseEventQuery(request.query as Query);
+    const events = await store.listEvents(filter, page);
+    return { items: events.items.map(toEventItem), next: events.next };
   });
 
   fastify.get('/api/v1/events/:id', async (request) => {
