@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -90,6 +90,33 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       }
     });
   }
+
+  void test('checkpoints run in the background: WAL pages reach the database file without a commit doing it', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path });
+    try {
+      await store.migrate();
+      const pad = 'x'.repeat(2000);
+      for (let batch = 0; batch < 20; batch += 1) {
+        await store.appendEvents(
+          Array.from({ length: 100 }, (_, i) => ({
+            event: { specversion: '1.0', id: `ckpt-${batch}-${i}`, source: 's', type: 't', data: { pad } },
+            receiver: 'events',
+          })),
+          'events',
+        );
+      }
+      // The connection itself never checkpoints (wal_autocheckpoint = 0), and the main file only
+      // grows when a checkpoint copies pages into it: the worker does that within moments.
+      const deadline = Date.now() + 10_000;
+      while (statSync(path).size < 4_000_000) {
+        if (Date.now() > deadline) assert.fail(`database file still ${statSync(path).size} bytes after 10 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await store.close();
+    }
+  });
 
   void test('the default durability is normal', async () => {
     const store = createSqliteStore({ path: freshPath() });

@@ -16,6 +16,7 @@
  *   was already revoked (the first revocation time is kept).
  */
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { uuidv7 } from '../../events/index.ts';
@@ -132,6 +133,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const durability = options.durability ?? 'normal';
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const db = openDatabase(path, durability, busyTimeoutMs);
+  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
   let closed = false;
   let statements: Record<StatementName, StatementSync> | undefined;
   const listStatements = new Map<string, StatementSync>();
@@ -227,7 +229,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (!closed) {
         closed = true;
         // Closing the last connection checkpoints the WAL into the database file.
-        db.close();
+        return stopCheckpointer(checkpointer).then(() => db.close());
       }
       return Promise.resolve();
     },
@@ -479,6 +481,56 @@ function openDatabase(path: string, durability: StoreDurability, busyTimeoutMs: 
     db.close();
     throw mapError(error, 'open');
   }
+}
+
+/**
+ * The WAL checkpointer, run in a worker thread with its own connection: it copies committed WAL
+ * pages into the database file with `PRAGMA wal_checkpoint(PASSIVE)`, which never blocks writers
+ * or readers, so checkpoints no longer run inside a commit on the event loop; once every frame is
+ * copied, the next writer restarts the WAL from its beginning, so the file stays bounded. Plain
+ * JavaScript evaluated in the worker, so the worker loads nothing but `node:sqlite`. On `'stop'` it
+ * checkpoints once more and exits. Busy or locked ticks are retried at the next tick.
+ */
+const CHECKPOINTER_SOURCE = `
+const { DatabaseSync } = require('node:sqlite');
+const { parentPort, workerData } = require('node:worker_threads');
+const db = new DatabaseSync(workerData.path);
+db.exec('PRAGMA busy_timeout = 1000');
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const tick = () => { try { checkpoint.get(); } catch { /* retried at the next tick */ } };
+const timer = setInterval(tick, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  tick();
+  db.close();
+  parentPort.close();
+});
+`;
+
+/**
+ * Moves automatic checkpoints off the event loop: the connection stops checkpointing inside
+ * commits, and a worker thread checkpoints every 100 ms instead.
+ */
+function startCheckpointer(db: DatabaseSync, path: string): Worker {
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  const worker = new Worker(CHECKPOINTER_SOURCE, {
+    eval: true,
+    workerData: { path, intervalMs: 100 },
+    // A checkpointer needs next to no JavaScript heap.
+    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
+  });
+  worker.unref();
+  return worker;
+}
+
+async function stopCheckpointer(worker: Worker | undefined): Promise<void> {
+  if (worker === undefined) return;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.postMessage('stop');
+  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+  await Promise.race([exited, timeout]);
+  await worker.terminate();
 }
 
 function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {
