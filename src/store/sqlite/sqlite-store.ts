@@ -526,10 +526,17 @@ function startCheckpointer(db: DatabaseSync, path: string): Worker {
 
 async function stopCheckpointer(worker: Worker | undefined): Promise<void> {
   if (worker === undefined) return;
+  // Keep the process alive until the worker's last checkpoint is done (it was unref'd so an idle
+  // store never holds a process open).
+  worker.ref();
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.postMessage('stop');
-  const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, 2000);
+  });
   await Promise.race([exited, timeout]);
+  clearTimeout(timer);
   await worker.terminate();
 }
 
