@@ -178,13 +178,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     if (filter.afterSeq !== undefined) clauses.push('e.seq > ?');
     if (hasCursor) clauses.push(order === 'desc' ? 'e.seq < ?' : 'e.seq > ?');
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
-    const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where} ORDER BY e.seq ${order.toUpperCase()} LIMIT ?`;
-    let statement = listStatements.get(sql);
-    if (statement === undefined) {
-      statement = db.prepare(sql);
-      listStatements.set(sql, statement);
-    }
-    return statement;
+    return cached(
+      `SELECT ${EVENT_COLUMNS} FROM events e ${where} ORDER BY e.seq ${order.toUpperCase()} LIMIT ?`,
+    );
   }
 
   function cached(sql: string): StatementSync {
