@@ -29,6 +29,19 @@ export type {
   Store,
   StoreDurability,
   TokenScope,
+  ConcurrencyGroupState,
+  JobExpectation,
+  JobPatch,
+  JobRecord,
+  LogFilter,
+  LogLine,
+  LogStream,
+  NewJob,
+  NewLogLine,
+  RunDetail,
+  RunPatch,
+  SecretInfo,
+  StepRecord,
 } from './store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
 export type { SqliteSettings, SqliteStore, SqliteStoreOptions } from './sqlite/sqlite-store.ts';

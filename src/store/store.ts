@@ -24,6 +24,14 @@
  *   concurrent routers) inserts nothing twice and keeps the first rows. `createdRuns` lists only
  *   the runs this call inserted. The event must be stored already: an unknown event id rejects
  *   with `EVENT_NOT_FOUND` and writes nothing.
+ * - Run state (runs, jobs, steps, log lines, concurrency holders) is written by the scheduler and
+ *   the workers. `updateRun` and `updateJob` are compare-and-set: with `expect`, the row changes
+ *   only when its current status is one of `expect` (and, for jobs, its lease owner matches), and
+ *   the call says whether it changed, so two writers never both move a row out of one state.
+ * - `claimJob` hands each claimable job (status `queued`, `available_at` passed) to exactly one
+ *   caller, oldest first, and sets its lease; `renewLease` extends it only for the lease's owner.
+ * - Log lines get increasing ids in write order, across all runs; readers page with `afterId`.
+ * - Secrets are stored as given (sealed by the caller); the store never sees a plaintext value.
  */
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 
@@ -141,6 +149,147 @@ export interface RunRecord {
   readonly reason: string | null;
 }
 
+/** A run with everything the scheduler needs. */
+export interface RunDetail extends RunRecord {
+  /** The `seq` of the run's event: runs of one concurrency group are ordered by it. */
+  readonly eventSeq: number;
+  /** The pipeline spec as JSON when the run was created. */
+  readonly spec: string | null;
+  readonly concurrencyGroup: string | null;
+  readonly concurrencyMode: string | null;
+  readonly outputs: Readonly<Record<string, string>> | null;
+  readonly cancelRequested: boolean;
+  readonly rerunOf: string | null;
+  /** ISO 8601; a `waiting` run fails after this time. */
+  readonly waitUntil: string | null;
+}
+
+/** Fields of a run to change; absent fields are left as they are. */
+export interface RunPatch {
+  readonly status?: string;
+  readonly startedAt?: string | null;
+  readonly finishedAt?: string | null;
+  readonly reason?: string | null;
+  readonly outputs?: Readonly<Record<string, string>> | null;
+  readonly concurrencyGroup?: string | null;
+  readonly concurrencyMode?: string | null;
+  readonly cancelRequested?: boolean;
+  readonly waitUntil?: string | null;
+}
+
+export interface NewJob {
+  readonly id: string;
+  readonly runId: string;
+  /** The job id in the pipeline file. */
+  readonly name: string;
+  /** '' without a matrix. */
+  readonly matrixKey: string;
+  readonly matrix: Readonly<Record<string, unknown>> | null;
+  readonly status: string;
+  readonly needs: readonly string[];
+  readonly reason?: string | null;
+  /** ISO 8601; not claimable before. Null: at once. */
+  readonly availableAt?: string | null;
+  /** ISO 8601; set for terminal jobs created already decided (skipped, cancelled). */
+  readonly finishedAt?: string | null;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  readonly runId: string;
+  readonly name: string;
+  readonly matrixKey: string;
+  readonly matrix: Readonly<Record<string, unknown>> | null;
+  readonly status: string;
+  readonly needs: readonly string[];
+  readonly attempt: number;
+  readonly availableAt: string | null;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: string | null;
+  readonly createdAt: string;
+  readonly queuedAt: string | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly exitCode: number | null;
+  readonly reason: string | null;
+  readonly outputs: Readonly<Record<string, string>> | null;
+}
+
+export interface JobPatch {
+  readonly status?: string;
+  readonly attempt?: number;
+  readonly availableAt?: string | null;
+  readonly leaseOwner?: string | null;
+  readonly leaseExpiresAt?: string | null;
+  readonly queuedAt?: string | null;
+  readonly startedAt?: string | null;
+  readonly finishedAt?: string | null;
+  readonly exitCode?: number | null;
+  readonly reason?: string | null;
+  readonly outputs?: Readonly<Record<string, string>> | null;
+}
+
+export interface JobExpectation {
+  /** The job's current status must be one of these. */
+  readonly status?: readonly string[];
+  /** The job's current lease owner must be this. */
+  readonly leaseOwner?: string;
+}
+
+export interface StepRecord {
+  readonly id: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  /** Position in the job's steps. */
+  readonly index: number;
+  readonly name: string;
+  readonly status: string;
+  readonly exitCode: number | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly reason: string | null;
+  readonly outputs: Readonly<Record<string, string>> | null;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface NewLogLine {
+  readonly stepId: string | null;
+  readonly attempt: number;
+  readonly stream: LogStream;
+  /** ISO 8601. */
+  readonly ts: string;
+  readonly text: string;
+}
+
+export interface LogLine extends NewLogLine {
+  readonly id: number;
+  readonly runId: string;
+  readonly jobId: string;
+}
+
+export interface LogFilter {
+  readonly runId: string;
+  readonly jobId?: string;
+  readonly stepId?: string;
+  /** Only lines with a greater id (following a log). */
+  readonly afterId?: number;
+}
+
+export interface ConcurrencyGroupState {
+  readonly name: string;
+  /** The run holding the group, with its event's seq. */
+  readonly holder: { readonly runId: string; readonly seq: number; readonly since: string } | null;
+  /** Runs waiting for the group, in event order. */
+  readonly waiting: readonly { readonly runId: string; readonly seq: number }[];
+}
+
+export interface SecretInfo {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
 export interface RunFilter {
   readonly pipeline?: string;
   readonly status?: string;
@@ -198,6 +347,50 @@ export interface Store {
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs in creation order, newest first by default; `next` is the cursor of the next page. */
   listRuns(filter: RunFilter, page: PageRequest): Promise<Page<RunRecord>>;
+
+  /** Inserts a run outside routing (a re-run, a run started by hand); false when the id exists. */
+  createRun(eventId: string, run: NewRun & { readonly rerunOf?: string | null }): Promise<boolean>;
+  getRunDetail(id: string): Promise<RunDetail | undefined>;
+  /** Runs not yet terminal (queued, waiting, running), in event order. */
+  listActiveRuns(limit: number): Promise<RunDetail[]>;
+  /** Changes a run; with `expect`, only when its status is one of them. True when it changed. */
+  updateRun(id: string, patch: RunPatch, expect?: readonly string[]): Promise<boolean>;
+
+  /** Inserts jobs, keeping rows that exist (same id, or same run, name and matrix key); returns the ids inserted. */
+  createJobs(jobs: readonly NewJob[]): Promise<string[]>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  /** A run's jobs in creation order. */
+  listJobs(runId: string): Promise<JobRecord[]>;
+  updateJob(id: string, patch: JobPatch, expect?: JobExpectation): Promise<boolean>;
+  /** Takes the oldest claimable job for `owner` with a lease of `leaseMs`; undefined when none. */
+  claimJob(owner: string, leaseMs: number, now?: Date): Promise<JobRecord | undefined>;
+  /** Extends `owner`'s lease on a running job; false when the job is no longer theirs. */
+  renewLease(jobId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Running jobs whose lease expired before `now`. */
+  listExpiredLeases(now: Date): Promise<JobRecord[]>;
+
+  /** Inserts or replaces a step record (by id). */
+  saveStep(step: StepRecord): Promise<void>;
+  /** The steps of a run's jobs, by job, attempt and index. */
+  listSteps(runId: string): Promise<StepRecord[]>;
+
+  /** Appends a job's log lines in order; returns the id of the last one (0 when none given). */
+  appendLogs(runId: string, jobId: string, lines: readonly NewLogLine[]): Promise<number>;
+  /** Log lines in write order, at most `limit`. */
+  readLogs(filter: LogFilter, limit: number): Promise<LogLine[]>;
+
+  getConcurrencyGroup(name: string): Promise<ConcurrencyGroupState>;
+  /** Makes `runId` the group's holder, or releases the group with null. */
+  setConcurrencyHolder(name: string, runId: string | null): Promise<void>;
+  /** Groups that have a holder or waiting runs. */
+  listConcurrencyGroups(): Promise<ConcurrencyGroupState[]>;
+
+  /** Stores a sealed secret under `name`. */
+  putSecret(name: string, sealed: string): Promise<'created' | 'updated'>;
+  /** Sealed values of the named secrets that exist. */
+  getSecrets(names: readonly string[]): Promise<Map<string, string>>;
+  listSecrets(): Promise<SecretInfo[]>;
+  deleteSecret(name: string): Promise<boolean>;
 
   /** A named position a consumer has reached (the router's last routed event seq), if any. */
   getCheckpoint(name: string): Promise<string | undefined>;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isJunctionError, type ErrorCode } from '../../src/errors/index.ts';
 import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../src/events/index.ts';
-import type { EventFilter, NewDecision, NewEvent, NewRun, Store } from '../../src/store/index.ts';
+import type { EventFilter, NewDecision, NewEvent, NewJob, NewRun, Store } from '../../src/store/index.ts';
 
 export interface StoreFixture {
   readonly store: Store;
@@ -729,6 +729,262 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
           cursor = page.next;
         }
         assert.deepEqual(seen, [...ids].reverse());
+      });
+    });
+
+    void describe('run state: runs, jobs, leases, steps, logs, groups, secrets', () => {
+      async function runFor(
+        id = `run_${randomUUID()}`,
+        rerunOf?: string,
+      ): Promise<{ eventId: string; runId: string }> {
+        const [result] = await store.appendEvents([entry(cloudEvent())], TOPIC);
+        const eventId = result!.id;
+        const run: NewRun & { rerunOf?: string } = {
+          id,
+          pipeline: 'ci',
+          triggerIndex: 0,
+          status: 'queued',
+          pipelineDigest: null,
+          spec: '{"name":"ci"}',
+          ...(rerunOf === undefined ? {} : { rerunOf }),
+        };
+        assert.equal(await store.createRun(eventId, run), true);
+        return { eventId, runId: id };
+      }
+      const job = (runId: string, name: string, status = 'queued', matrixKey = ''): NewJob => ({
+        id: `${runId}.${name}${matrixKey === '' ? '' : `.${matrixKey}`}`,
+        runId,
+        name,
+        matrixKey,
+        matrix: matrixKey === '' ? null : { os: matrixKey },
+        status,
+        needs: [],
+      });
+
+      void test('createRun is idempotent by id, allows re-runs of one origin, and refuses unknown events', async () => {
+        const { eventId, runId } = await runFor();
+        const again: NewRun = {
+          id: runId,
+          pipeline: 'ci',
+          triggerIndex: 0,
+          status: 'queued',
+          pipelineDigest: null,
+          spec: null,
+        };
+        assert.equal(await store.createRun(eventId, again), false);
+        const rerun = `run_${randomUUID()}`;
+        assert.equal(await store.createRun(eventId, { ...again, id: rerun, rerunOf: runId }), true);
+        const detail = await store.getRunDetail(rerun);
+        assert.equal(detail?.rerunOf, runId);
+        assert.equal(detail?.eventId, eventId);
+        assert.ok((detail?.eventSeq ?? 0) > 0);
+        await assert.rejects(
+          store.createRun(randomUUID(), { ...again, id: 'x' }),
+          rejectsWith('EVENT_NOT_FOUND'),
+        );
+      });
+
+      void test('updateRun is compare-and-set on status and lists active runs in event order', async () => {
+        const first = await runFor();
+        const second = await runFor();
+        assert.deepEqual(
+          (await store.listActiveRuns(10)).map((r) => r.id),
+          [first.runId, second.runId],
+        );
+        assert.equal(
+          await store.updateRun(first.runId, { status: 'running', startedAt: '2024-05-01T10:00:00.000Z' }, [
+            'queued',
+          ]),
+          true,
+        );
+        assert.equal(
+          await store.updateRun(first.runId, { status: 'running' }, ['queued']),
+          false,
+          'second mover loses',
+        );
+        assert.equal(
+          await store.updateRun(first.runId, {
+            status: 'succeeded',
+            outputs: { a: '1' },
+            cancelRequested: true,
+          }),
+          true,
+        );
+        const detail = await store.getRunDetail(first.runId);
+        assert.equal(detail?.status, 'succeeded');
+        assert.deepEqual(detail?.outputs, { a: '1' });
+        assert.equal(detail?.cancelRequested, true);
+        assert.equal(detail?.startedAt, '2024-05-01T10:00:00.000Z');
+        assert.deepEqual(
+          (await store.listActiveRuns(10)).map((r) => r.id),
+          [second.runId],
+        );
+        assert.equal(await store.getRunDetail('missing'), undefined);
+      });
+
+      void test('jobs are created once per (run, name, matrix key) and update with expectations', async () => {
+        const { runId } = await runFor();
+        const created = await store.createJobs([job(runId, 'build'), job(runId, 'test', 'queued', 'linux')]);
+        assert.equal(created.length, 2);
+        assert.deepEqual(await store.createJobs([job(runId, 'build')]), [], 'a repeat inserts nothing');
+        const jobs = await store.listJobs(runId);
+        assert.deepEqual(
+          jobs.map((j) => [j.name, j.matrixKey, j.status]),
+          [
+            ['build', '', 'queued'],
+            ['test', 'linux', 'queued'],
+          ],
+        );
+        assert.deepEqual(jobs[1]?.matrix, { os: 'linux' });
+        const id = jobs[0]!.id;
+        assert.equal(
+          await store.updateJob(id, { status: 'failed', exitCode: 2, reason: 'r' }, { status: ['running'] }),
+          false,
+        );
+        assert.equal(
+          await store.updateJob(
+            id,
+            { status: 'failed', exitCode: 2, reason: 'r', outputs: { x: 'y' } },
+            { status: ['queued'] },
+          ),
+          true,
+        );
+        const updated = await store.getJob(id);
+        assert.equal(updated?.exitCode, 2);
+        assert.deepEqual(updated?.outputs, { x: 'y' });
+      });
+
+      void test('claimJob hands each job to one owner, oldest first, honouring available_at', async () => {
+        const { runId } = await runFor();
+        const later = new Date(Date.now() + 60_000).toISOString();
+        await store.createJobs([
+          job(runId, 'a'),
+          { ...job(runId, 'b'), availableAt: later },
+          job(runId, 'c', 'waiting'),
+        ]);
+        const claims = await Promise.all([store.claimJob('w1', 30_000), store.claimJob('w2', 30_000)]);
+        const claimed = claims.filter((c) => c !== undefined);
+        assert.equal(claimed.length, 1, 'one claimable job, one claim');
+        assert.equal(claimed[0]?.name, 'a');
+        assert.equal(claimed[0]?.status, 'running');
+        assert.equal(await store.claimJob('w3', 30_000), undefined, 'b is not available yet; c is waiting');
+        const inFuture = await store.claimJob('w3', 30_000, new Date(Date.now() + 120_000));
+        assert.equal(inFuture?.name, 'b');
+        const owner = claimed[0].leaseOwner!;
+        assert.equal(await store.renewLease(claimed[0].id, owner, 30_000), true);
+        assert.equal(await store.renewLease(claimed[0].id, 'intruder', 30_000), false);
+        assert.deepEqual(await store.listExpiredLeases(new Date()), []);
+        const expired = await store.listExpiredLeases(new Date(Date.now() + 3_600_000));
+        assert.deepEqual(expired.map((j) => j.name).sort(), ['a', 'b']);
+        assert.equal(
+          await store.updateJob(
+            claimed[0].id,
+            { status: 'succeeded' },
+            { status: ['running'], leaseOwner: 'intruder' },
+          ),
+          false,
+        );
+      });
+
+      void test('steps are saved by id and listed per run; logs page by id per run and job', async () => {
+        const { runId } = await runFor();
+        const other = await runFor();
+        await store.createJobs([job(runId, 'a'), job(runId, 'b'), job(other.runId, 'a')]);
+        const [a, b] = await store.listJobs(runId);
+        const step = {
+          id: `${a!.id}.1.0`,
+          jobId: a!.id,
+          attempt: 1,
+          index: 0,
+          name: 'build',
+          status: 'running',
+          exitCode: null,
+          startedAt: '2024-05-01T10:00:00.000Z',
+          finishedAt: null,
+          reason: null,
+          outputs: null,
+        };
+        await store.saveStep(step);
+        await store.saveStep({ ...step, status: 'succeeded', exitCode: 0, outputs: { v: '1' } });
+        const steps = await store.listSteps(runId);
+        assert.equal(steps.length, 1);
+        assert.equal(steps[0]?.status, 'succeeded');
+        assert.deepEqual(steps[0]?.outputs, { v: '1' });
+
+        const line = (text: string) => ({
+          stepId: step.id,
+          attempt: 1,
+          stream: 'stdout' as const,
+          ts: '2024-05-01T10:00:00.000Z',
+          text,
+        });
+        assert.equal(await store.appendLogs(runId, a!.id, []), 0);
+        const lastA = await store.appendLogs(runId, a!.id, [line('one'), line('two')]);
+        await store.appendLogs(runId, b!.id, [{ ...line('three'), stepId: null, stream: 'system' }]);
+        await store.appendLogs(other.runId, (await store.listJobs(other.runId))[0]!.id, [line('elsewhere')]);
+        const all = await store.readLogs({ runId }, 100);
+        assert.deepEqual(
+          all.map((l) => l.text),
+          ['one', 'two', 'three'],
+        );
+        assert.ok(isStrictlyIncreasing(all.map((l) => l.id)));
+        assert.equal(all[1]?.id, lastA);
+        assert.deepEqual(
+          (await store.readLogs({ runId, afterId: lastA }, 100)).map((l) => l.text),
+          ['three'],
+        );
+        assert.deepEqual(
+          (await store.readLogs({ runId, jobId: a!.id }, 1)).map((l) => l.text),
+          ['one'],
+        );
+        assert.deepEqual((await store.readLogs({ runId, stepId: step.id }, 100)).length, 2);
+        assert.equal(all[2]?.stream, 'system');
+      });
+
+      void test('a concurrency group reports its holder and its waiting runs in event order', async () => {
+        const one = await runFor();
+        const two = await runFor();
+        const three = await runFor();
+        assert.deepEqual(await store.getConcurrencyGroup('g'), { name: 'g', holder: null, waiting: [] });
+        await store.setConcurrencyHolder('g', one.runId);
+        for (const r of [three, two]) {
+          await store.updateRun(r.runId, {
+            status: 'waiting',
+            concurrencyGroup: 'g',
+            concurrencyMode: 'queue',
+          });
+        }
+        const state = await store.getConcurrencyGroup('g');
+        assert.equal(state.holder?.runId, one.runId);
+        assert.deepEqual(
+          state.waiting.map((w) => w.runId),
+          [two.runId, three.runId],
+        );
+        assert.ok(state.waiting[0]!.seq < state.waiting[1]!.seq);
+        assert.deepEqual(
+          (await store.listConcurrencyGroups()).map((g) => g.name),
+          ['g'],
+        );
+        await store.setConcurrencyHolder('g', two.runId);
+        assert.equal((await store.getConcurrencyGroup('g')).holder?.runId, two.runId);
+        await store.setConcurrencyHolder('g', null);
+        assert.equal((await store.getConcurrencyGroup('g')).holder, null);
+      });
+
+      void test('secrets are stored sealed, listed without values, replaced and deleted', async () => {
+        assert.equal(await store.putSecret('TOKEN', 'v1.sealed-a'), 'created');
+        assert.equal(await store.putSecret('TOKEN', 'v1.sealed-b'), 'updated');
+        await store.putSecret('OTHER', 'v1.sealed-c');
+        const found = await store.getSecrets(['TOKEN', 'MISSING', 'TOKEN']);
+        assert.deepEqual([...found], [['TOKEN', 'v1.sealed-b']]);
+        const listed = await store.listSecrets();
+        assert.deepEqual(
+          listed.map((s) => s.name),
+          ['OTHER', 'TOKEN'],
+        );
+        assert.ok(!JSON.stringify(listed).includes('sealed'), 'listing carries no values');
+        assert.equal(await store.deleteSecret('TOKEN'), true);
+        assert.equal(await store.deleteSecret('TOKEN'), false);
       });
     });
 

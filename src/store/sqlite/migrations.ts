@@ -7,7 +7,8 @@
  * `STORE_VERSION_TOO_NEW` before anything is touched; two processes migrating the same file at
  * once apply each migration exactly once.
  *
- * A released migration is never edited: change the schema by appending a new one.
+ * A released migration is never edited: change the schema by appending a new one. Until the first
+ * release (see CHANGELOG.md) migration 1 is the whole schema and is still completed in place.
  *
  * Conventions of the schema: times are TEXT in UTC ISO 8601 with milliseconds
  * (`2024-05-01T12:00:00.000Z`), so they sort and compare as strings; JSON is TEXT; booleans are
@@ -86,13 +87,15 @@ CREATE TABLE trigger_decisions (
 ) WITHOUT ROWID;
 CREATE INDEX trigger_decisions_pipeline ON trigger_decisions (pipeline, created_at);
 
--- Runs: the id is derived from (event_id, pipeline, trigger_index), so redelivery creates nothing twice.
+-- Runs: the id is derived from (event_id, pipeline, trigger_index), so redelivery creates nothing
+-- twice. A re-run (rerun_of set) repeats the same (event, pipeline, trigger) under a new id; a run
+-- started by hand has trigger_index -1.
 CREATE TABLE runs (
   id                TEXT    PRIMARY KEY,
   event_id          TEXT    NOT NULL REFERENCES events (id),
   pipeline          TEXT    NOT NULL,
   trigger_index     INTEGER NOT NULL,
-  status            TEXT    NOT NULL,                -- queued, waiting, running, succeeded, failed, cancelled, skipped
+  status            TEXT    NOT NULL,                -- queued, waiting, running, succeeded, failed, cancelled, skipped, timed-out
   concurrency_group TEXT,
   concurrency_mode  TEXT,                            -- queue, cancel-previous, skip-if-running, latest
   pipeline_digest   TEXT,
@@ -102,11 +105,15 @@ CREATE TABLE runs (
   finished_at       TEXT,
   reason            TEXT,
   outputs           TEXT,                            -- JSON object
-  UNIQUE (event_id, pipeline, trigger_index)
+  rerun_of          TEXT    REFERENCES runs (id),
+  cancel_requested  INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+  wait_until        TEXT                             -- a waiting run fails after this time (max-wait)
 );
+CREATE UNIQUE INDEX runs_origin ON runs (event_id, pipeline, trigger_index) WHERE rerun_of IS NULL;
 CREATE INDEX runs_status ON runs (status, created_at);
 CREATE INDEX runs_pipeline ON runs (pipeline, created_at);
 CREATE INDEX runs_concurrency ON runs (concurrency_group, created_at) WHERE concurrency_group IS NOT NULL;
+CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of IS NOT NULL;
 
 -- Jobs of a run; one row per job (per matrix combination); 'attempt' counts retries.
 CREATE TABLE jobs (
@@ -114,7 +121,8 @@ CREATE TABLE jobs (
   run_id           TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
   name             TEXT    NOT NULL,
   matrix_key       TEXT    NOT NULL DEFAULT '',      -- '' without a matrix
-  status           TEXT    NOT NULL,                 -- pending, queued, running, succeeded, failed, cancelled, skipped, waiting-approval
+  matrix           TEXT,                             -- JSON object: the combination's values
+  status           TEXT    NOT NULL,                 -- queued, waiting, running, succeeded, failed, cancelled, skipped, timed-out
   needs            TEXT    NOT NULL DEFAULT '[]',    -- JSON array of job names
   attempt          INTEGER NOT NULL DEFAULT 1,
   available_at     TEXT,                             -- not to be claimed before (retry backoff)
@@ -130,6 +138,7 @@ CREATE TABLE jobs (
   UNIQUE (run_id, name, matrix_key)
 );
 CREATE INDEX jobs_status ON jobs (status, created_at);
+CREATE INDEX jobs_run ON jobs (run_id);
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_owner IS NOT NULL;
 
 -- Steps of one attempt of a job.
@@ -148,18 +157,19 @@ CREATE TABLE steps (
   UNIQUE (job_id, attempt, idx)
 );
 
--- Masked log lines, in order per job; step_id is null for lines outside any step.
+-- Masked log lines in the order they were written; step_id is null for lines outside any step.
 CREATE TABLE log_chunks (
+  id      INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id  TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
   job_id  TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-  seq     INTEGER NOT NULL,
   step_id TEXT    REFERENCES steps (id) ON DELETE CASCADE,
   attempt INTEGER NOT NULL DEFAULT 1,
-  stream  TEXT    NOT NULL,                          -- stdout, stderr
+  stream  TEXT    NOT NULL,                          -- stdout, stderr, system
   ts      TEXT    NOT NULL,
-  text    TEXT    NOT NULL,
-  PRIMARY KEY (job_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX log_chunks_step ON log_chunks (step_id, seq) WHERE step_id IS NOT NULL;
+  text    TEXT    NOT NULL
+);
+CREATE INDEX log_chunks_run ON log_chunks (run_id, id);
+CREATE INDEX log_chunks_job ON log_chunks (job_id, id);
 
 -- Deployments recorded by jobs that declare an environment; at most one per job.
 CREATE TABLE deployments (
@@ -231,6 +241,14 @@ CREATE TABLE leases (
 CREATE TABLE checkpoints (
   name       TEXT PRIMARY KEY,
   value      TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+-- Secrets for pipeline steps, sealed with AES-256-GCM (the key is never stored here).
+CREATE TABLE secrets (
+  name       TEXT PRIMARY KEY,
+  sealed     TEXT NOT NULL,
+  created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );
 

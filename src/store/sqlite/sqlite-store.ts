@@ -38,6 +38,8 @@ import type {
   TokenScope,
 } from '../store.ts';
 import { applyMigrations, currentVersion } from './migrations.ts';
+import { integer, optionalText, text, type Row } from './rows.ts';
+import { runStateMethods } from './run-state.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a private in-memory database (tests). */
@@ -126,7 +128,6 @@ const STATEMENTS = {
 } as const;
 
 type StatementName = keyof typeof STATEMENTS;
-type Row = Record<string, SQLOutputValue>;
 
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { path } = options;
@@ -200,6 +201,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return {
     kind: 'sqlite',
     path,
+    ...runStateMethods({ run, write, cached }),
 
     settings: () =>
       run('settings', () => ({
@@ -607,31 +609,6 @@ function toRun(row: Row): RunRecord {
     finishedAt: optionalText(row, 'finished_at'),
     reason: optionalText(row, 'reason'),
   };
-}
-
-function text(row: Row | undefined, column: string): string {
-  const value = row?.[column];
-  if (typeof value !== 'string') throw columnError(column, 'text', value);
-  return value;
-}
-
-function optionalText(row: Row, column: string): string | null {
-  const value = row[column];
-  if (value === null) return null;
-  if (typeof value !== 'string') throw columnError(column, 'text or null', value);
-  return value;
-}
-
-function integer(row: Row | undefined, column: string): number {
-  const value = row?.[column];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value))
-    throw columnError(column, 'an integer', value);
-  return value;
-}
-
-function columnError(column: string, expected: string, value: unknown): JunctionError {
-  const actual = value === null ? 'null' : typeof value;
-  return new JunctionError('INTERNAL', `sqlite column '${column}' holds ${actual}, expected ${expected}`);
 }
 
 function stringOrNull(value: unknown): string | null {
