@@ -103,6 +103,38 @@ export const ERROR_CODES = {
     summary: 'the pagination cursor was not issued by this server',
   },
 
+  SECRET_KEY_MISSING: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'no secret key: JUNCTION_SECRET_KEY is not set and the key file does not exist',
+  },
+  SECRET_KEY_INVALID: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'the secret key is not 32 bytes in base64 or hex, or its file cannot be read or created',
+  },
+  SECRET_KEY_INSECURE: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'the secret key file may be read by other users',
+  },
+  SECRET_DECRYPT_FAILED: {
+    httpStatus: 500,
+    retryable: false,
+    summary: 'a stored secret does not decrypt with this key under its name',
+  },
+  SECRET_NAME_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a secret name is not an upper-case environment variable name',
+  },
+  SECRET_VALUE_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a secret value is empty, too short to mask, only whitespace, holds NUL or is too large',
+  },
+  SECRET_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no secret has that name' },
+
   STORE_UNAVAILABLE: { httpStatus: 503, retryable: true, summary: 'the store cannot be reached or is busy' },
   STORE_MIGRATION_FAILED: {
     httpStatus: 500,
@@ -179,6 +211,28 @@ export const ERROR_CODES = {
     httpStatus: 422,
     retryable: false,
     summary: 'a pipeline file has problems (YAML syntax, schema, needs, ids or secrets)',
+  },
+
+  STEP_SPAWN_FAILED: {
+    httpStatus: 500,
+    retryable: false,
+    summary: "a step's shell could not be started (missing shell, bad working directory or environment)",
+  },
+  STEP_OUTPUT_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: "a step's JUNCTION_OUTPUT file is too large or not in the name=value / name<<DELIMITER format",
+  },
+
+  STEP_INPUT_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: "a step's `with` inputs are missing or invalid",
+  },
+  STEP_CHECKOUT_FAILED: {
+    httpStatus: 500,
+    retryable: true,
+    summary: 'the checkout action could not fetch or check out the commit',
   },
 
   CLI_USAGE: {

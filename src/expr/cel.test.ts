@@ -229,6 +229,104 @@ describe('evaluateCondition', { timeout: 30_000 }, () => {
   }
 });
 
+describe('status functions', { timeout: 30_000 }, () => {
+  const withStatus = { variables: ['event'], statusFunctions: true };
+  const status = (success: boolean, failure: boolean, cancelled: boolean) => ({
+    status: { success, failure, cancelled },
+  });
+  test('each function answers from the status given to the evaluation', () => {
+    const cases: readonly (readonly [string, ReturnType<typeof status>, boolean])[] = [
+      ['success()', status(true, false, false), true],
+      ['success()', status(false, true, false), false],
+      ['failure()', status(false, true, false), true],
+      ['failure()', status(true, false, false), false],
+      ['cancelled()', status(false, false, true), true],
+      ['cancelled()', status(true, false, false), false],
+      ['always()', status(false, true, true), true],
+      ['failure() && event.data.branch == "main"', status(false, true, false), true],
+      ['[1, 2].exists(x, x == 2 && success())', status(true, false, false), true],
+    ];
+    for (const [source, options, expected] of cases) {
+      const compiled = compileExpression(source, withStatus);
+      assert.equal(evaluateCondition(compiled, { event: EVENT }, options), expected, source);
+    }
+  });
+  test('the status of one evaluation does not leak into the next', () => {
+    const compiled = compileExpression('success()', withStatus);
+    assert.equal(evaluateCondition(compiled, {}, status(true, false, false)), true);
+    assert.equal(evaluateCondition(compiled, {}, status(false, false, false)), false);
+    assert.throws(
+      () => evaluateCondition(compiled, {}),
+      (e: unknown) => isJunctionError(e, 'EXPR_EVAL_FAILED'),
+    );
+  });
+  test('a status of a failed evaluation is reset too', () => {
+    const failing = compileExpression('success() && event.data.missing', withStatus);
+    assert.throws(() => failing.evaluate({ event: EVENT }, status(true, false, false)));
+    assert.throws(
+      () => compileExpression('success()', withStatus).evaluate({}),
+      (e: unknown) => isJunctionError(e, 'EXPR_EVAL_FAILED'),
+    );
+  });
+  test('evaluating without a status is EXPR_EVAL_FAILED, even where CEL would absorb the error', () => {
+    for (const source of ['success()', 'always() || true', 'event.data.draft && failure()']) {
+      assert.throws(
+        () => evaluateCondition(compileExpression(source, withStatus), { event: EVENT }),
+        (e: unknown) => isJunctionError(e, 'EXPR_EVAL_FAILED') && /no job or step status/.test(e.message),
+        source,
+      );
+    }
+  });
+  test('expressions without status functions need no status', () => {
+    const compiled = compileExpression('event.data.count == 3', withStatus);
+    assert.equal(evaluateCondition(compiled, { event: EVENT }), true);
+  });
+  test('outside job and step `if` they are EXPR_INVALID with a clear message', () => {
+    for (const [source, name, column] of [
+      ['success()', 'success', 1],
+      ['event.data.draft || failure ()', 'failure', 21],
+      ['always() && cancelled()', 'always', 1],
+    ] as const) {
+      assert.throws(
+        () => compileExpression(source, VARIABLES),
+        (e: unknown) =>
+          isJunctionError(e, 'EXPR_INVALID') &&
+          e.message.includes(
+            `status functions such as ${name}() are only available in job and step \`if\``,
+          ) &&
+          e.details?.['column'] === column,
+        source,
+      );
+    }
+  });
+  test('they take no arguments and are not methods; the names stay usable as fields', () => {
+    assert.throws(
+      () => compileExpression('success(1)', withStatus),
+      (e: unknown) => isJunctionError(e, 'EXPR_INVALID'),
+    );
+    assert.throws(
+      () => compileExpression('event.success()', withStatus),
+      (e: unknown) => isJunctionError(e, 'EXPR_INVALID') && !e.message.includes('status functions'),
+    );
+    const field = compileExpression('event.success == true', withStatus);
+    assert.equal(evaluateCondition(field, { event: { success: true } }), true);
+  });
+  test('environments with and without status functions are cached apart', () => {
+    assert.equal(
+      evaluateCondition(compileExpression('always()', withStatus), {}, status(false, false, false)),
+      true,
+    );
+    assert.throws(
+      () => compileExpression('always()', VARIABLES),
+      (e: unknown) => isJunctionError(e, 'EXPR_INVALID'),
+    );
+    assert.equal(
+      evaluateCondition(compileExpression('always()', withStatus), {}, status(false, false, false)),
+      true,
+    );
+  });
+});
+
 describe('nearest names', { timeout: 30_000 }, () => {
   test('edit distance and suggestions', () => {
     assert.equal(editDistance('kitten', 'sitting'), 3);

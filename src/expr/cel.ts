@@ -22,6 +22,11 @@
  *   maps as plain objects, types as their names.
  * - Input objects are read, never changed. Frozen objects (deeply) are converted once and the
  *   conversion is reused for later evaluations; others are converted on every evaluation.
+ * - Status functions (`success()`, `failure()`, `always()`, `cancelled()`, all `(): bool`) compile
+ *   only with `statusFunctions: true` (job and step `if`); elsewhere calling one is EXPR_INVALID.
+ *   Their values come from `EvaluateOptions.status` for the one evaluation it is given to;
+ *   evaluating an expression that calls one without `status` is EXPR_EVAL_FAILED. `always()` is
+ *   true whenever `status` is given.
  */
 import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from '@marcbachmann/cel-js';
 import type { ParseResult } from '@marcbachmann/cel-js';
@@ -41,12 +46,26 @@ const DETAIL_LENGTH = 160;
 export interface CompileOptions {
   /** The top-level names the expression may use, such as `['event']`. */
   readonly variables: readonly string[];
+  /** Whether `success()`, `failure()`, `always()` and `cancelled()` may be called. Default false. */
+  readonly statusFunctions?: boolean;
+}
+
+/** What the status functions return during one evaluation; `always()` is true. */
+export interface StatusValues {
+  readonly success: boolean;
+  readonly failure: boolean;
+  readonly cancelled: boolean;
+}
+
+export interface EvaluateOptions {
+  /** Values of the status functions; required when the expression calls one. */
+  readonly status?: StatusValues | undefined;
 }
 
 export interface CompiledExpression {
   readonly source: string;
   /** The expression's value as a JSON value (see the module comment for the conversions). */
-  evaluate(context: Readonly<Record<string, unknown>>): unknown;
+  evaluate(context: Readonly<Record<string, unknown>>, options?: EvaluateOptions): unknown;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -67,13 +86,27 @@ const baseEnvironment = new Environment({
 
 const environments = new Map<string, Environment>();
 
+const STATUS_FUNCTION_NAMES = ['success', 'failure', 'always', 'cancelled'] as const;
+const STATUS_CALL = /^(success|failure|always|cancelled)\s*\(/;
+
+/** The status values of the evaluation in progress; set by `evaluateRaw` and reset in `finally`. */
+let currentStatus: StatusValues | undefined;
+
+/** Thrown by a status function evaluated without status values; turned into EXPR_EVAL_FAILED. */
+class MissingStatusError extends Error {}
+
+function statusValue(name: (typeof STATUS_FUNCTION_NAMES)[number]): boolean {
+  if (currentStatus === undefined) throw new MissingStatusError(name);
+  return name === 'always' ? true : currentStatus[name];
+}
+
 function intEqualsDouble(left: bigint, right: number): boolean {
   return Number.isInteger(right) && BigInt(right) === left;
 }
 
-function environmentFor(variables: readonly string[]): Environment {
+function environmentFor(variables: readonly string[], statusFunctions: boolean): Environment {
   const names = [...new Set(variables)].sort();
-  const key = names.join(',');
+  const key = `${statusFunctions ? 'status:' : ''}${names.join(',')}`;
   let environment = environments.get(key);
   if (environment === undefined) {
     for (const name of names) {
@@ -83,6 +116,11 @@ function environmentFor(variables: readonly string[]): Environment {
     }
     environment = baseEnvironment.clone();
     for (const name of names) environment.registerVariable(name, 'dyn');
+    if (statusFunctions) {
+      for (const name of STATUS_FUNCTION_NAMES) {
+        environment.registerFunction(`${name}(): bool`, () => statusValue(name));
+      }
+    }
     if (environments.size >= 64) environments.clear();
     environments.set(key, environment);
   }
@@ -144,12 +182,22 @@ function invalid(source: string, reason: string, offset?: number, cause?: unknow
   );
 }
 
-function compileFailure(source: string, error: unknown, variables: readonly string[]): JunctionError {
+function compileFailure(source: string, error: unknown, options: CompileOptions): JunctionError {
+  const { variables } = options;
   const library = asLibraryError(error);
   if (library === undefined) {
     return invalid(source, tidy(error instanceof Error ? error.message : String(error)), undefined, error);
   }
   const offset = library.range?.start;
+  const call = offset === undefined ? null : STATUS_CALL.exec(source.slice(offset));
+  if (library.code === 'no_matching_overload' && call !== null && options.statusFunctions !== true) {
+    return invalid(
+      source,
+      `status functions such as ${call[1]}() are only available in job and step \`if\``,
+      offset,
+      error,
+    );
+  }
   if (library.code === 'unknown_variable' && library.range !== undefined) {
     const name = source.slice(library.range.start, library.range.end);
     const suggestion = nearestName(name, variables);
@@ -181,35 +229,54 @@ export function compileExpression(source: string, options: CompileOptions): Comp
   if (source.length > MAX_EXPRESSION_LENGTH) {
     throw invalid(source, `it is ${source.length} characters long; the limit is ${MAX_EXPRESSION_LENGTH}`);
   }
-  const environment = environmentFor(options.variables);
+  const environment = environmentFor(options.variables, options.statusFunctions === true);
   let program: ParseResult;
   try {
     program = environment.parse(source);
   } catch (error) {
-    throw compileFailure(source, error, options.variables);
+    throw compileFailure(source, error, options);
   }
   const checked = program.check();
-  if (!checked.valid) throw compileFailure(source, checked.error, options.variables);
-  return new CelExpression(source, program, [...new Set(options.variables)]);
+  if (!checked.valid) throw compileFailure(source, checked.error, options);
+  const callsStatus = options.statusFunctions === true && callsStatusFunction(program.ast, 0);
+  return new CelExpression(source, program, [...new Set(options.variables)], callsStatus);
+}
+
+/** Whether a parsed expression calls a status function anywhere (walked to the parser's depth limit). */
+function callsStatusFunction(node: unknown, depth: number): boolean {
+  if (depth > MAX_EXPRESSION_DEPTH * 4 || node === null || typeof node !== 'object') return false;
+  if (Array.isArray(node)) return node.some((item) => callsStatusFunction(item, depth + 1));
+  if (!('op' in node) || !('args' in node)) return false;
+  const { op, args } = node;
+  if (op === 'call' && Array.isArray(args) && STATUS_FUNCTION_NAMES.some((name) => name === args[0])) {
+    return true;
+  }
+  return callsStatusFunction(args, depth + 1);
 }
 
 class CelExpression implements CompiledExpression {
   readonly source: string;
   readonly #program: ParseResult;
   readonly #variables: readonly string[];
+  readonly #callsStatus: boolean;
 
-  constructor(source: string, program: ParseResult, variables: readonly string[]) {
+  constructor(source: string, program: ParseResult, variables: readonly string[], callsStatus: boolean) {
     this.source = source;
     this.#program = program;
     this.#variables = variables;
+    this.#callsStatus = callsStatus;
   }
 
-  evaluate(context: Readonly<Record<string, unknown>>): unknown {
-    return fromCel(this.evaluateRaw(context));
+  evaluate(context: Readonly<Record<string, unknown>>, options?: EvaluateOptions): unknown {
+    return fromCel(this.evaluateRaw(context, options));
   }
 
   /** The CEL value itself (ints as bigint, timestamps as Date, …), for callers inside this module. */
-  evaluateRaw(context: Readonly<Record<string, unknown>>): unknown {
+  evaluateRaw(context: Readonly<Record<string, unknown>>, options?: EvaluateOptions): unknown {
+    if (this.#callsStatus && options?.status === undefined) {
+      // checked before evaluating: `success() || true` would otherwise hide the missing status
+      throw this.#evaluationFailure(new MissingStatusError('a status function such as success'));
+    }
     const bindings: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     sawUnfrozen = false;
     try {
@@ -230,10 +297,14 @@ class CelExpression implements CompiledExpression {
       }
       throw error;
     }
+    const outerStatus = currentStatus;
+    currentStatus = options?.status;
     try {
       return this.#program(bindings) as unknown;
     } catch (error) {
       throw this.#evaluationFailure(error);
+    } finally {
+      currentStatus = outerStatus;
     }
   }
 
@@ -241,8 +312,11 @@ class CelExpression implements CompiledExpression {
     const library = asLibraryError(error);
     const offset = library?.range?.start;
     let reason: string;
-    if (library === undefined) reason = tidy(error instanceof Error ? error.message : String(error));
-    else if (library.code === 'unknown_variable' && library.range !== undefined) {
+    if (error instanceof MissingStatusError) {
+      reason = `${error.message}() has no job or step status to answer it; pass one with the evaluation`;
+    } else if (library === undefined) {
+      reason = tidy(error instanceof Error ? error.message : String(error));
+    } else if (library.code === 'unknown_variable' && library.range !== undefined) {
       reason = `variable '${this.source.slice(library.range.start, library.range.end)}' has no value`;
     } else reason = tidy(library.summary);
     return new JunctionError(
@@ -257,19 +331,23 @@ class CelExpression implements CompiledExpression {
 export function evaluateRaw(
   compiled: CompiledExpression,
   context: Readonly<Record<string, unknown>>,
+  options?: EvaluateOptions,
 ): unknown {
-  return compiled instanceof CelExpression ? compiled.evaluateRaw(context) : compiled.evaluate(context);
+  return compiled instanceof CelExpression
+    ? compiled.evaluateRaw(context, options)
+    : compiled.evaluate(context, options);
 }
 
 /**
  * Evaluates a condition (an `if:`); anything but a bool is EXPR_EVAL_FAILED naming the type it
- * returned.
+ * returned. `options.status` answers the status functions.
  */
 export function evaluateCondition(
   compiled: CompiledExpression,
   context: Readonly<Record<string, unknown>>,
+  options?: EvaluateOptions,
 ): boolean {
-  const value = evaluateRaw(compiled, context);
+  const value = evaluateRaw(compiled, context, options);
   if (typeof value === 'boolean') return value;
   throw new JunctionError(
     'EXPR_EVAL_FAILED',

@@ -8,11 +8,12 @@ export {
   compileExpression,
   evaluateCondition,
   celTypeName,
+  quoteExpression,
   MAX_EXPRESSION_LENGTH,
   MAX_EXPRESSION_DEPTH,
   MAX_CONTEXT_DEPTH,
 } from './cel.ts';
-export type { CompiledExpression, CompileOptions } from './cel.ts';
+export type { CompiledExpression, CompileOptions, EvaluateOptions, StatusValues } from './cel.ts';
 export { parseTemplate, compileTemplate, renderExpression } from './template.ts';
 export type { TemplatePart, CompiledTemplate } from './template.ts';
 export { prepareRunScript, renderRunScriptEnv, RUN_ENV_PREFIX } from './shell.ts';

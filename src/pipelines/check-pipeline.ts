@@ -232,7 +232,10 @@ function checkDurations(value: unknown, segments: PathSegment[], findings: Findi
   }
 }
 
-/** Calls `check` on every condition and every string holding `${{`, with the scope of where it is. */
+/**
+ * Calls `check` on every condition and on every string holding `${{` where templates are allowed,
+ * with the scope of where it is. Names (`name`, `description`) are plain text and not checked.
+ */
 function checkExpressions(pipeline: Tree, check: ExpressionChecker): Finding[] {
   const findings: Finding[] = [];
   const run = (source: unknown, scope: ExpressionScope, segments: readonly PathSegment[]): void => {
@@ -240,33 +243,44 @@ function checkExpressions(pipeline: Tree, check: ExpressionChecker): Finding[] {
     const message = check(source, scope);
     if (message !== undefined) findings.push({ segments, message });
   };
-  const templates = (
-    value: unknown,
-    segments: readonly PathSegment[],
-    skip: readonly string[] = [],
-  ): void => {
+  const templates = (value: unknown, scope: ExpressionScope, segments: readonly PathSegment[]): void => {
     if (typeof value === 'string') {
-      if (value.includes('${{')) run(value, 'template', segments);
+      if (value.includes('${{')) run(value, scope, segments);
     } else if (Array.isArray(value)) {
-      value.forEach((item, i) => templates(item, [...segments, i]));
+      value.forEach((item, i) => templates(item, scope, [...segments, i]));
     } else if (isTree(value)) {
-      for (const [key, child] of Object.entries(value)) {
-        if (!skip.includes(key)) templates(child, [...segments, key]);
-      }
+      for (const [key, child] of Object.entries(value)) templates(child, scope, [...segments, key]);
     }
+  };
+  const fields = (
+    tree: Tree,
+    segments: readonly PathSegment[],
+    scopes: Readonly<Record<string, ExpressionScope>>,
+  ): void => {
+    for (const [key, scope] of Object.entries(scopes)) templates(tree[key], scope, [...segments, key]);
   };
   (listAt(pipeline, 'on') ?? []).forEach((trigger, i) => {
     if (isTree(trigger)) run(trigger['if'], 'trigger-if', ['on', i, 'if']);
   });
-  templates(pipeline, [], ['on', 'jobs', 'finally', 'name', 'description']);
+  fields(pipeline, [], { concurrency: 'concurrency', env: 'pipeline-env', outputs: 'pipeline-outputs' });
   for (const entry of [...jobEntries(pipeline, 'jobs'), ...jobEntries(pipeline, 'finally')]) {
     run(entry.job['if'], 'job-if', [...entry.segments, 'if']);
-    templates(entry.job, entry.segments, ['if', 'steps', 'needs', 'strategy']);
+    fields(entry.job, entry.segments, {
+      env: 'job-template',
+      'working-directory': 'job-template',
+      environment: 'job-template',
+      outputs: 'job-outputs',
+    });
     (listAt(entry.job, 'steps') ?? []).forEach((step, i) => {
       if (!isTree(step)) return;
       const segments = [...entry.segments, 'steps', i];
       run(step['if'], 'step-if', [...segments, 'if']);
-      templates(step, segments, ['if', 'id', 'uses', 'secrets']);
+      fields(step, segments, {
+        run: 'step-run',
+        env: 'step-template',
+        'working-directory': 'step-template',
+        with: 'step-template',
+      });
     });
   }
   return findings;

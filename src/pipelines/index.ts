@@ -15,6 +15,8 @@ export type {
 export { formatProblems, pipelineInvalidError } from './format-problems.ts';
 export { jobGraph, planOrder } from './graph.ts';
 export type { JobGraph } from './graph.ts';
+export { pipelineFlow, pipelineFlowGraph, renderMermaid, RUN_END_EVENTS } from './mermaid.ts';
+export type { FlowEdge, FlowEdgeKind, FlowNode, FlowNodeKind, PipelineFlow } from './mermaid.ts';
 export { combinationKey, combinationName, expandMatrix, matrixOverflow } from './matrix.ts';
 export type { MatrixCombination, MatrixOverflow } from './matrix.ts';
 export { parseDuration } from './duration.ts';

@@ -425,14 +425,22 @@ void describe('parsePipeline problems', { timeout: 30_000 }, () => {
       'on: [{ event: git.push, if: "bad(" }]',
       'concurrency: "g-${{ event.data.branch }}"',
       'env: { A: "${{ secrets.X }}", B: plain }',
+      'outputs: { o: "${{ jobs.a.outputs.v }}" }',
       'jobs:',
       '  a:',
       '    if: "jobs.b"',
+      '    name: "${{ not checked }}"',
+      '    env: { J: "${{ matrix.os }}" }',
+      '    outputs: { v: "${{ steps.s.outputs.v }}" }',
+      '    environment: { name: "${{ env.E }}", service: s, version: v }',
       '    steps:',
       '      - run: echo ${{ event.id }}',
       '        if: success()',
       '        with: {}',
       '        name: no templates here',
+      '      - uses: emit',
+      '        with: { type: t, data: { list: ["${{ steps.x }}"] } }',
+      '        working-directory: "${{ env.W }}"',
     );
     const result = parsePipeline(text, 'p.yaml', {
       checkExpression: (source, scope) => {
@@ -441,11 +449,17 @@ void describe('parsePipeline problems', { timeout: 30_000 }, () => {
       },
     });
     assert.deepEqual(seen.sort(), [
+      'concurrency:g-${{ event.data.branch }}',
       'job-if:jobs.b',
+      'job-outputs:${{ steps.s.outputs.v }}',
+      'job-template:${{ env.E }}',
+      'job-template:${{ matrix.os }}',
+      'pipeline-env:${{ secrets.X }}',
+      'pipeline-outputs:${{ jobs.a.outputs.v }}',
       'step-if:success()',
-      'template:${{ secrets.X }}',
-      'template:echo ${{ event.id }}',
-      'template:g-${{ event.data.branch }}',
+      'step-run:echo ${{ event.id }}',
+      'step-template:${{ env.W }}',
+      'step-template:${{ steps.x }}',
       'trigger-if:bad(',
     ]);
     const messages = result.problems.map((p) => `${where(p)} ${p.message}`);

@@ -18,8 +18,24 @@ export type MatrixValue = string | number | boolean;
 export type InputValue =
   string | number | boolean | null | readonly InputValue[] | { readonly [key: string]: InputValue };
 
-/** Where in an expression's file it is checked: decides which variables it may use. */
-export type ExpressionScope = 'trigger-if' | 'job-if' | 'step-if' | 'template';
+/**
+ * Where in a pipeline file an expression is written: decides which variables it may use.
+ * Conditions (`*-if`) are bare CEL; the others are `${{ }}` templates: `concurrency` (its
+ * `group`), `pipeline-env`, `pipeline-outputs`, `job-template` (a job's `env`,
+ * `working-directory` and `environment`), `job-outputs`, `step-template` (a step's `env`,
+ * `working-directory` and `with`) and `step-run` (a step's `run` script).
+ */
+export type ExpressionScope =
+  | 'trigger-if'
+  | 'concurrency'
+  | 'pipeline-env'
+  | 'pipeline-outputs'
+  | 'job-if'
+  | 'job-template'
+  | 'job-outputs'
+  | 'step-if'
+  | 'step-template'
+  | 'step-run';
 
 /** Checks one expression (the text inside `${{ }}` is not unwrapped for templates); a message when wrong. */
 export type ExpressionChecker = (source: string, scope: ExpressionScope) => string | undefined;
