@@ -66,6 +66,8 @@ const forbidden = {
   pipelines: domains.filter((d) => !['pipelines', 'expr', 'events', 'errors', 'yaml'].includes(d)),
   triggers: domains.filter((d) => !['triggers', 'pipelines', 'expr', 'events', 'errors'].includes(d)),
   runs: ['sources', 'server', 'cli', 'workers'],
+  // Workers run jobs; they publish through a function they are given, not through intake or the bus.
+  workers: ['sources', 'server', 'cli', 'intake', 'bus', 'config'],
 };
 
 const zones = Object.entries(forbidden).flatMap(([target, from]) =>

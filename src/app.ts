@@ -20,8 +20,17 @@ import {
   type PipelineDirResult,
   type PipelineDirWatcher,
 } from './pipelines/index.ts';
-import { checkTriggerIf, compilePipelines, NO_PIPELINES, type RoutablePipelines } from './triggers/index.ts';
-import { createRouter, type Router } from './runs/index.ts';
+import { compilePipelines, NO_PIPELINES, type RoutablePipelines } from './triggers/index.ts';
+import {
+  checkPipelineExpression,
+  createRouter,
+  createScheduler,
+  type Router,
+  type Scheduler,
+} from './runs/index.ts';
+import { createWorkerPool, runJob, type WorkerPool } from './workers/index.ts';
+import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
+import type { CloudEvent } from './events/index.ts';
 
 export interface App {
   /** Base URL the server listens on. */
@@ -32,6 +41,9 @@ export interface App {
   readonly intake: Intake;
   readonly relay: OutboxRelay;
   readonly router: Router;
+  readonly scheduler: Scheduler;
+  /** Undefined when `workers.concurrency` is 0. */
+  readonly workers: WorkerPool | undefined;
   readonly server: JunctionServer;
   /** The pipelines events are routed against right now. */
   pipelines(): RoutablePipelines;
@@ -100,7 +112,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
           routable = next;
         },
         {
-          checkExpression: checkTriggerIf,
+          checkExpression: checkPipelineExpression,
           onError: (error) =>
             logger.warn(
               { code: isJunctionError(error) ? error.code : 'CONFIG_NOT_FOUND', err: errorMessage(error) },
@@ -111,6 +123,46 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       const watching = watcher;
       opened.unshift({ close: () => Promise.resolve(watching.close()) });
     }
+    /** Stores an event Junction itself produces (result events, `emit` steps) through intake. */
+    const publish = async (event: CloudEvent): Promise<string> => {
+      const [result] = await intake.submit('junction', [event]);
+      return result!.id;
+    };
+    let workers: WorkerPool | undefined;
+    const scheduler = createScheduler({
+      store,
+      logger,
+      publish: async (event) => {
+        await publish(event);
+      },
+      onJobsQueued: () => workers?.notify(),
+      cancelJobs: (ids) => workers?.cancel(ids),
+    });
+    let secretKey: Buffer | undefined;
+    if (config.workers.concurrency > 0) {
+      const runner = {
+        store,
+        logger,
+        workspaceRoot: config.workers.workspaceDir,
+        keepWorkspaces: config.workers.keepWorkspaces,
+        publish,
+        secretKey: () =>
+          (secretKey ??= loadSecretKey({
+            env: process.env,
+            keyFile: resolveSecretKeyFile(config.dataDir, process.env),
+          })),
+      };
+      workers = createWorkerPool({
+        store,
+        logger,
+        concurrency: config.workers.concurrency,
+        leaseMs: config.workers.leaseMs,
+        // With SQLite no other process runs workers on this store: running jobs are orphans.
+        recoverOnStart: store.kind === 'sqlite',
+        execute: (job, signal) => runJob(runner, job, signal),
+        onJobEnded: (job) => scheduler.kick(job.runId),
+      });
+    }
     // The embedded bus forgets everything on exit: the router catches up from its checkpoint.
     const router = createRouter({
       store,
@@ -118,11 +170,16 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       logger,
       getPipelines: () => routable,
       catchUp: !bus.capabilities.durable,
+      onRunsCreated: (runIds) => {
+        for (const runId of runIds) scheduler.kick(runId);
+      },
     });
 
     const server = createServer({ settings: config.server, store, bus, intake, metrics, logger });
     // The router's group must exist before the relay publishes what the outbox holds, or the
     // embedded bus (which keeps no messages for groups it has not seen) would drop those events.
+    await workers?.start();
+    await scheduler.start();
     await router.start();
     relay.start();
     const url = await server.listen().catch(async (error: unknown) => {
@@ -135,6 +192,9 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
     const stop = async (): Promise<void> => {
       server.drain();
       await server.close();
+      // Jobs still publish (result events, emit steps) while they finish: intake closes after.
+      await workers?.stop(config.workers.shutdownGraceMs);
+      await scheduler.stop();
       await intake.close();
       await relay.stop();
       await router.stop();
@@ -151,6 +211,8 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       intake,
       relay,
       router,
+      scheduler,
+      workers,
       server,
       pipelines: () => routable,
       metrics,
@@ -177,7 +239,7 @@ async function loadPipelines(dir: string, logger: Logger): Promise<RoutablePipel
   }
   let result: PipelineDirResult;
   try {
-    result = await loadPipelineDir(dir, { checkExpression: checkTriggerIf });
+    result = await loadPipelineDir(dir, { checkExpression: checkPipelineExpression });
   } catch (error) {
     logger.warn(
       { code: isJunctionError(error) ? error.code : 'CONFIG_NOT_FOUND', err: errorMessage(error) },

@@ -221,18 +221,19 @@ describe('routing in the full app', { timeout: 30_000 }, () => {
     assert.equal(body.next, null);
   });
 
-  test('the runs API lists and shows the queued runs', async () => {
+  test('the runs API lists and shows the runs an event created', async () => {
     const id = await post({ type: 'git.push', data: { branch: 'main', deploy: true } });
     await decisionsOf(id, 2);
     const list = await app.get(`/api/v1/runs?event=${id}&order=asc`);
     assert.equal(list.status, 200);
     assert.deepEqual(
-      list.body.items.map((r: any) => [r.id, r.pipeline, r.triggerIndex, r.status]),
+      list.body.items.map((r: any) => [r.id, r.pipeline, r.triggerIndex]),
       [
-        [runIdFor(id, 'ci', 0), 'ci', 0, 'queued'],
-        [runIdFor(id, 'deploy', 0), 'deploy', 0, 'queued'],
+        [runIdFor(id, 'ci', 0), 'ci', 0],
+        [runIdFor(id, 'deploy', 0), 'deploy', 0],
       ],
     );
+    for (const run of list.body.items) assert.match(run.status, /^(queued|running|succeeded)$/);
     assert.equal(list.body.next, null);
     const ci = await app.get(`/api/v1/runs?event=${id}&pipeline=ci`);
     assert.equal(ci.body.items.length, 1);

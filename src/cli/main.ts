@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   formatConfigProblems,
@@ -15,14 +16,22 @@ import {
   type JunctionConfig,
 } from '../config/index.ts';
 import { openStore } from '../store/index.ts';
-import { TOKEN_SCOPES, createApiToken, isTokenScope } from '../security/index.ts';
+import {
+  TOKEN_SCOPES,
+  createApiToken,
+  createSecretKeyFile,
+  isTokenScope,
+  resolveSecretKeyFile,
+} from '../security/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
 import { startApp } from '../app.ts';
 import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
 import { registerExplain } from './commands/explain.ts';
+import { registerGraph } from './commands/graph.ts';
+import { registerSecret } from './commands/secret.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerValidate } from './commands/validate.ts';
-import { checkTriggerIf } from '../triggers/index.ts';
+import { checkPipelineExpression } from '../runs/index.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { formatTable, paint, printJson } from './output.ts';
 
@@ -74,6 +83,13 @@ program
     for (const file of result.written) process.stdout.write(`${paint('green', 'wrote')}   ${file}\n`);
     for (const file of result.skipped)
       process.stdout.write(`${paint('yellow', 'kept')}    ${file} (exists; --force overwrites)\n`);
+    const keyFile = resolveSecretKeyFile(join(dir, '.junction'));
+    if ((await createSecretKeyFile(keyFile)) === 'created')
+      process.stdout.write(`${paint('green', 'wrote')}   ${keyFile} (secret key, mode 0600)\n`);
+    else
+      process.stdout.write(
+        `${paint('yellow', 'kept')}    ${keyFile} (secret key exists; never overwritten)\n`,
+      );
     process.stdout.write(`\nnext: junction serve${dir === '.' ? '' : ` --config ${dir}/junction.yaml`}\n`);
   });
 
@@ -273,8 +289,16 @@ clientOptions(
 );
 
 registerExplain(program, clientFrom);
-registerValidate(program, { checkExpression: checkTriggerIf });
+registerValidate(program, { checkExpression: checkPipelineExpression });
+registerGraph(program, { checkExpression: checkPipelineExpression });
 registerSchema(program);
+registerSecret(program, {
+  openLocalStore: async () => {
+    const cfg = await config();
+    const store = await openStore(cfg.store.url, { durability: cfg.store.durability, baseDir: cfg.dataDir });
+    return { store, dataDir: cfg.dataDir };
+  },
+});
 
 const configCommand = program.command('config').description('inspect the configuration');
 configCommand

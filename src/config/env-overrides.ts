@@ -16,6 +16,8 @@ export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
   'JUNCTION_CONFIG',
   'JUNCTION_URL',
   'JUNCTION_TOKEN',
+  'JUNCTION_SECRET_KEY',
+  'JUNCTION_SECRET_KEY_FILE',
 ]);
 
 export interface EnvOverrideKey {

@@ -60,6 +60,13 @@ void describe('loadConfig', { timeout: 30_000 }, () => {
       bus: { url: 'embedded', prefix: 'junction' },
       intake: { maxPendingEvents: 10_000, maxBatchWaitMs: 2 },
       pipelines: { dir: path.join(cwd, 'pipelines') },
+      workers: {
+        concurrency: 4,
+        workspaceDir: path.join(cwd, '.junction', 'workspaces'),
+        keepWorkspaces: false,
+        leaseMs: 30_000,
+        shutdownGraceMs: 10_000,
+      },
       schemas: {},
       log: { level: 'info', format: 'json' },
       sources: [],
@@ -132,6 +139,13 @@ sources:
       bus: { url: 'nats://a:4222,nats://b:4222', prefix: 'prod' },
       intake: { maxPendingEvents: 500, maxBatchWaitMs: 0 },
       pipelines: { dir: path.join(path.dirname(cwd), 'shared-pipelines') },
+      workers: {
+        concurrency: 4,
+        workspaceDir: path.join('/var/lib/junction', 'workspaces'),
+        keepWorkspaces: false,
+        leaseMs: 30_000,
+        shutdownGraceMs: 10_000,
+      },
       schemas: { dir: path.join(cwd, 'schemas') },
       log: { level: 'debug', format: 'pretty' },
       sources: [

@@ -83,6 +83,16 @@ export function resolveConfig(file: ConfigFile, options: ResolveOptions): Juncti
       maxBatchWaitMs: file.intake?.maxBatchWaitMs ?? CONFIG_DEFAULTS.intake.maxBatchWaitMs,
     },
     pipelines: { dir: at('pipelines.dir', file.pipelines?.dir ?? CONFIG_DEFAULTS.pipelines.dir) },
+    workers: {
+      concurrency: file.workers?.concurrency ?? CONFIG_DEFAULTS.workers.concurrency,
+      workspaceDir:
+        file.workers?.workspaceDir === undefined
+          ? path.join(dataDir, 'workspaces')
+          : at('workers.workspaceDir', file.workers.workspaceDir),
+      keepWorkspaces: file.workers?.keepWorkspaces ?? CONFIG_DEFAULTS.workers.keepWorkspaces,
+      leaseMs: file.workers?.leaseMs ?? CONFIG_DEFAULTS.workers.leaseMs,
+      shutdownGraceMs: file.workers?.shutdownGraceMs ?? CONFIG_DEFAULTS.workers.shutdownGraceMs,
+    },
     schemas: schemasDir === undefined ? {} : { dir: at('schemas.dir', schemasDir) },
     log: {
       level: file.log?.level ?? CONFIG_DEFAULTS.log.level,

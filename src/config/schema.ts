@@ -27,6 +27,7 @@ export const CONFIG_DEFAULTS = {
   bus: { url: 'embedded', prefix: 'junction' },
   intake: { maxPendingEvents: 10_000, maxBatchWaitMs: 2 },
   pipelines: { dir: 'pipelines' },
+  workers: { concurrency: 4, leaseMs: 30_000, shutdownGraceMs: 10_000, keepWorkspaces: false },
   log: { level: 'info', format: 'json' },
 } as const;
 
@@ -195,6 +196,48 @@ export const configJsonSchema = {
           minimum: 0,
           maximum: 60_000,
           default: CONFIG_DEFAULTS.intake.maxBatchWaitMs,
+        },
+      },
+    },
+    workers: {
+      description: 'The workers of this process, which run the jobs of pipelines.',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        concurrency: {
+          description:
+            'Most jobs this process runs at once; 0 runs none (a server that only receives and schedules).',
+          type: 'integer',
+          minimum: 0,
+          maximum: 256,
+          default: CONFIG_DEFAULTS.workers.concurrency,
+        },
+        workspaceDir: {
+          description:
+            'Folder under which each job gets a workspace (<run id>/<job>). Default: workspaces under dataDir. Relative paths start at the folder of the configuration file.',
+          type: 'string',
+          minLength: 1,
+        },
+        keepWorkspaces: {
+          description: 'Keep job workspaces after jobs end, for debugging; they are removed by default.',
+          type: 'boolean',
+          default: CONFIG_DEFAULTS.workers.keepWorkspaces,
+        },
+        leaseMs: {
+          description:
+            'Milliseconds a worker holds a job without renewing its lease; a job whose worker stops renewing is handed back after it.',
+          type: 'integer',
+          minimum: 1000,
+          maximum: 3_600_000,
+          default: CONFIG_DEFAULTS.workers.leaseMs,
+        },
+        shutdownGraceMs: {
+          description:
+            'On shutdown, milliseconds running jobs get to finish before they are interrupted and handed back.',
+          type: 'integer',
+          minimum: 0,
+          maximum: 3_600_000,
+          default: CONFIG_DEFAULTS.workers.shutdownGraceMs,
         },
       },
     },

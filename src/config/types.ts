@@ -48,6 +48,13 @@ export interface JunctionConfig {
   readonly bus: { readonly url: string; readonly prefix: string };
   readonly intake: { readonly maxPendingEvents: number; readonly maxBatchWaitMs: number };
   readonly pipelines: { readonly dir: string };
+  readonly workers: {
+    readonly concurrency: number;
+    readonly workspaceDir: string;
+    readonly keepWorkspaces: boolean;
+    readonly leaseMs: number;
+    readonly shutdownGraceMs: number;
+  };
   /** A folder of JSON Schemas for event data, one file per type: `<type>.json`. */
   readonly schemas: { readonly dir?: string };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
@@ -72,6 +79,13 @@ export interface ConfigFile {
   readonly bus?: string | { readonly url?: string; readonly prefix?: string };
   readonly intake?: { readonly maxPendingEvents?: number; readonly maxBatchWaitMs?: number };
   readonly pipelines?: { readonly dir?: string };
+  readonly workers?: {
+    readonly concurrency?: number;
+    readonly workspaceDir?: string;
+    readonly keepWorkspaces?: boolean;
+    readonly leaseMs?: number;
+    readonly shutdownGraceMs?: number;
+  };
   readonly schemas?: { readonly dir?: string };
   readonly log?: { readonly level?: LogLevel; readonly format?: LogFormat };
   readonly sources?: readonly SourceConfig[];

@@ -40,4 +40,28 @@ export {
 } from './concurrency.ts';
 export type { Admission, ConcurrencyMode, GroupRun, GroupState } from './concurrency.ts';
 export { createRouter, routingRecords, ROUTER_GROUP } from './router.ts';
+export { createScheduler, jobRowId, jobsContext, MAX_OUTPUT_BYTES } from './scheduler.ts';
+export type { Scheduler, SchedulerOptions } from './scheduler.ts';
+export { chainOf, pipelineSource, runEvent } from './result-events.ts';
+export type { RunEventInput, RunEventKind } from './result-events.ts';
+export { compiledRunSpec } from './run-spec.ts';
 export type { Router, RouterOptions } from './router.ts';
+export {
+  checkPipelineExpression,
+  compilePipeline,
+  evaluateIf,
+  expressionVariables,
+  renderInputs,
+  renderScriptEnv,
+  renderTemplate,
+  renderTemplates,
+} from './expressions.ts';
+export type {
+  CompiledInputs,
+  CompiledJob,
+  CompiledPipeline,
+  CompiledStep,
+  CompiledTemplates,
+  ExpressionContext,
+  RunContext,
+} from './expressions.ts';

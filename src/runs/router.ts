@@ -1,8 +1,9 @@
 /**
  * The router: takes each stored event off the bus (topic `events`, group `router`), decides which
  * pipeline triggers it matches (`decideEvent`), and records the decisions and one `queued` run per
- * match in the store in one idempotent transaction. Nothing executes runs yet; they are recorded
- * so `junction explain` and the API can show why an event did or did not start a pipeline.
+ * match in the store in one idempotent transaction, then hands the new runs to the scheduler
+ * (`onRunsCreated`). The decisions let `junction explain` and the API show why an event did or did
+ * not start a pipeline.
  *
  * What callers may assume:
  * - One delivery at a time (`maxInFlight` 1), so events are routed in publish order.
@@ -52,6 +53,8 @@ export interface RouterOptions {
   readonly catchUp?: boolean;
   /** How often the checkpoint is saved while events flow. Default 1000 ms. */
   readonly checkpointEveryMs?: number;
+  /** Runs were created (the scheduler's cue to start them). */
+  readonly onRunsCreated?: (runIds: readonly string[]) => void;
 }
 
 export const ROUTER_CHECKPOINT = 'router.events';
@@ -147,7 +150,10 @@ export function createRouter(options: RouterOptions): Router {
       const page = await store.listEvents({ afterSeq: routedSeq }, { limit: 500, order: 'asc' });
       for (const stored of page.items) {
         const { decisions, runs } = routingRecords(stored, getPipelines());
-        if (decisions.length > 0) await store.recordRouting(stored.id, decisions, runs);
+        if (decisions.length > 0) {
+          const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
+          if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
+        }
         routed(stored.seq);
         count += 1;
       }
@@ -174,6 +180,7 @@ export function createRouter(options: RouterOptions): Router {
     }
     try {
       const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
+      if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
       for (const runId of createdRuns) {
         const run = runs.find((r) => r.id === runId);
         logger.info({ eventId: stored.id, runId, pipeline: run?.pipeline }, 'run queued');

@@ -242,6 +242,8 @@ export interface StepRecord {
   readonly attempt: number;
   /** Position in the job's steps. */
   readonly index: number;
+  /** 1 for the first try, 2 for the first retry… */
+  readonly try: number;
   readonly name: string;
   readonly status: string;
   readonly exitCode: number | null;

@@ -896,6 +896,7 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
           jobId: a!.id,
           attempt: 1,
           index: 0,
+          try: 1,
           name: 'build',
           status: 'running',
           exitCode: null,

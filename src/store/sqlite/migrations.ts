@@ -141,12 +141,13 @@ CREATE INDEX jobs_status ON jobs (status, created_at);
 CREATE INDEX jobs_run ON jobs (run_id);
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_owner IS NOT NULL;
 
--- Steps of one attempt of a job.
+-- Steps of one attempt of a job; a step retried by its retry policy has one row per try.
 CREATE TABLE steps (
   id          TEXT    PRIMARY KEY,
   job_id      TEXT    NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-  attempt     INTEGER NOT NULL DEFAULT 1,
+  attempt     INTEGER NOT NULL DEFAULT 1,            -- the job's attempt
   idx         INTEGER NOT NULL,
+  try_number  INTEGER NOT NULL DEFAULT 1,            -- 1, then 2… for each retry of the step
   name        TEXT    NOT NULL,
   status      TEXT    NOT NULL,
   exit_code   INTEGER,
@@ -154,7 +155,7 @@ CREATE TABLE steps (
   finished_at TEXT,
   reason      TEXT,
   outputs     TEXT,                                  -- JSON object
-  UNIQUE (job_id, attempt, idx)
+  UNIQUE (job_id, attempt, idx, try_number)
 );
 
 -- Masked log lines in the order they were written; step_id is null for lines outside any step.

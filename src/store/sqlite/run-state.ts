@@ -167,6 +167,7 @@ function toStep(row: Row): StepRecord {
     jobId: text(row, 'job_id'),
     attempt: integer(row, 'attempt'),
     index: integer(row, 'idx'),
+    try: integer(row, 'try_number'),
     name: text(row, 'name'),
     status: text(row, 'status'),
     exitCode: optionalInteger(row, 'exit_code'),
@@ -367,8 +368,8 @@ export function runStateMethods(ctx: StoreContext): RunStateMethods {
     saveStep: (step) =>
       write('saveStep', () => {
         cached(
-          `INSERT INTO steps (id, job_id, attempt, idx, name, status, exit_code, started_at, finished_at, reason, outputs)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO steps (id, job_id, attempt, idx, try_number, name, status, exit_code, started_at, finished_at, reason, outputs)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
                started_at = excluded.started_at, finished_at = excluded.finished_at,
                reason = excluded.reason, outputs = excluded.outputs, name = excluded.name`,
@@ -377,6 +378,7 @@ export function runStateMethods(ctx: StoreContext): RunStateMethods {
           step.jobId,
           step.attempt,
           step.index,
+          step.try,
           step.name,
           step.status,
           step.exitCode,
@@ -391,7 +393,7 @@ export function runStateMethods(ctx: StoreContext): RunStateMethods {
       run('listSteps', () =>
         cached(
           `SELECT s.* FROM steps s JOIN jobs j ON j.id = s.job_id WHERE j.run_id = ?
-             ORDER BY j.rowid, s.attempt, s.idx`,
+             ORDER BY j.rowid, s.attempt, s.idx, s.try_number`,
         )
           .all(runId)
           .map(toStep),
