@@ -4,41 +4,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath, runCli, tempDir } from './helpers/app.ts';
+import { runCli, tempDir } from './helpers/app.ts';
+import { serve, type Served } from './helpers/serve.ts';
 import { openStore } from '../src/store/index.ts';
-
-interface Served {
-  readonly child: ChildProcess;
-  readonly url: string;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
-async function serve(cwd: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0'], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /junction listening on (\S+)/.exec(stderr);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr, exited };
-}
 
 describe('junction CLI', { timeout: 120_000 }, () => {
   const dir = tempDir();
