@@ -138,6 +138,17 @@ jobs:
     steps:
       - run: sleep 5
 `,
+  'badexpr.yaml': `
+name: badexpr
+on:
+  - event: test.badexpr
+jobs:
+  a:
+    steps:
+      - run: echo "\${{ event.data.missing.deep }}"
+      - run: echo "after"
+        if: always()
+`,
   'matrix.yaml': `
 name: matrix
 on:
@@ -274,6 +285,20 @@ describe('the run engine through the app', { timeout: 90_000 }, () => {
     );
     const text = (await logs(app, run.id)).map((l) => l.text).join('\n');
     assert.match(text, /retrying in \d+ms \(try 2 of 4\)/);
+  });
+
+  test('an expression that fails at run time fails its step with the message; the engine carries on', async () => {
+    const eventId = await post(app, { type: 'test.badexpr', data: { present: 1 } });
+    const run = await finishedRun(app, eventId, 'badexpr');
+    assert.equal(run.status, 'failed');
+    assert.match(run.reason ?? '', /event\.data\.missing\.deep.*no such key/);
+    const steps = await app.app.store.listSteps(run.id);
+    assert.deepEqual(
+      steps.map((s) => s.status),
+      ['failed', 'succeeded'],
+    );
+    const again = await post(app, { type: 'test.badexpr', data: { missing: { deep: 'here' } } });
+    assert.equal((await finishedRun(app, again, 'badexpr')).status, 'succeeded');
   });
 
   test('a matrix runs every combination, at most max-parallel at once', async () => {
