@@ -457,7 +457,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     );
     const now = new Date().toISOString();
     const decided: NewJob[] = [];
-    const decide = (name: string, status: Status, reason: string): void => {
+    /** A job row without a matrix: queued to run, or already decided (skipped, cancelled, failed). */
+    const decide = (name: string, status: Status, reason?: string): void => {
       decided.push({
         id: jobRowId(run.id, name, ''),
         runId: run.id,
@@ -466,8 +467,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         matrix: null,
         status,
         needs: compiled.jobs.get(name)?.spec.needs ?? [],
-        reason,
-        finishedAt: now,
+        ...(reason === undefined ? {} : { reason, finishedAt: now }),
       });
     };
     for (const item of actions.skip) decide(item.id, 'skipped', item.reason);
@@ -477,15 +477,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const job = compiled.jobs.get(name)!;
       const strategy = job.spec.strategy;
       if (strategy === undefined) {
-        decided.push({
-          id: jobRowId(run.id, name, ''),
-          runId: run.id,
-          name,
-          matrixKey: '',
-          matrix: null,
-          status: 'queued',
-          needs: job.spec.needs,
-        });
+        decide(name, 'queued');
         queued = true;
         continue;
       }

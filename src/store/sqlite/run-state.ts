@@ -17,6 +17,7 @@ import type {
   LogLine,
   RunDetail,
   RunPatch,
+  RunRecord,
   SecretInfo,
   StepRecord,
   Store,
@@ -115,7 +116,7 @@ function inList(count: number): string {
   return Array.from({ length: count }, () => '?').join(', ');
 }
 
-export function toRunDetail(row: Row): RunDetail {
+export function toRun(row: Row): RunRecord {
   return {
     id: text(row, 'id'),
     eventId: text(row, 'event_id'),
@@ -127,6 +128,12 @@ export function toRunDetail(row: Row): RunDetail {
     startedAt: optionalText(row, 'started_at'),
     finishedAt: optionalText(row, 'finished_at'),
     reason: optionalText(row, 'reason'),
+  };
+}
+
+export function toRunDetail(row: Row): RunDetail {
+  return {
+    ...toRun(row),
     eventSeq: integer(row, 'event_seq'),
     spec: optionalText(row, 'spec'),
     concurrencyGroup: optionalText(row, 'concurrency_group'),

@@ -39,7 +39,7 @@ import type {
 } from '../store.ts';
 import { applyMigrations, currentVersion } from './migrations.ts';
 import { integer, optionalText, text, type Row } from './rows.ts';
-import { runStateMethods } from './run-state.ts';
+import { runStateMethods, toRun } from './run-state.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a private in-memory database (tests). */
@@ -593,21 +593,6 @@ function toDecision(row: Row): DecisionRecord {
     pipelineDigest: optionalText(row, 'pipeline_digest'),
     runId: optionalText(row, 'run_id'),
     decidedAt: text(row, 'created_at'),
-  };
-}
-
-function toRun(row: Row): RunRecord {
-  return {
-    id: text(row, 'id'),
-    eventId: text(row, 'event_id'),
-    pipeline: text(row, 'pipeline'),
-    triggerIndex: integer(row, 'trigger_index'),
-    status: text(row, 'status'),
-    pipelineDigest: optionalText(row, 'pipeline_digest'),
-    createdAt: text(row, 'created_at'),
-    startedAt: optionalText(row, 'started_at'),
-    finishedAt: optionalText(row, 'finished_at'),
-    reason: optionalText(row, 'reason'),
   };
 }
 
