@@ -78,7 +78,7 @@ zones.push(
 );
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.junction/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', '.junction/**', 'coverage/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

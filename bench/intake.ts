@@ -294,7 +294,9 @@ async function measureTarget(context: BenchContext, spec: TargetSpec): Promise<T
       const configPath = join(dir, 'junction.yaml');
       writeFileSync(configPath, junctionConfig(port, spec.durability));
       const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-      args = [...profile, join(context.repoRoot, 'src', 'cli', 'main.ts'), '--config', configPath, 'serve'];
+      // The built JavaScript, as `npm start` and the installed `junction` run it (`npm run bench`
+      // builds it first).
+      args = [...profile, join(context.repoRoot, 'dist', 'cli', 'main.js'), '--config', configPath, 'serve'];
     }
     say(`starting on ${baseUrl}`);
     server = await startServer({
