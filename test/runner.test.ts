@@ -119,6 +119,14 @@ jobs:
           sleep 30
       - run: echo cleanup
         if: always()
+  later:
+    needs: wait
+    steps:
+      - run: echo never
+finally:
+  tidy:
+    steps:
+      - run: echo tidied
 `,
   'retry.yaml': `
 name: retry
@@ -256,7 +264,7 @@ describe('the run engine through the app', { timeout: 90_000 }, () => {
     const ended = await finishedRun(app, eventId, 'slow');
     assert.equal(ended.status, 'cancelled');
     assert.ok(Date.now() - started < 10_000, 'the sleep was killed, not waited for');
-    const steps = await app.app.store.listSteps(run.id);
+    const steps = (await app.app.store.listSteps(run.id)).filter((s) => s.jobId.endsWith('.wait'));
     assert.deepEqual(
       steps.map((s) => [s.index, s.status]),
       [
@@ -264,6 +272,10 @@ describe('the run engine through the app', { timeout: 90_000 }, () => {
         [1, 'succeeded'],
       ],
     );
+    const jobs = byName(await app.app.store.listJobs(run.id));
+    assert.equal(jobs['later']?.status, 'cancelled');
+    assert.equal(jobs['tidy']?.status, 'succeeded', 'finally jobs run after a cancel');
+    assert.ok((await logs(app, run.id)).some((l) => l.text === 'tidied'));
     assert.equal(await app.app.scheduler.cancel(run.id), false, 'an ended run cannot be cancelled');
   });
 

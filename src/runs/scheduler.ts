@@ -363,6 +363,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (cancelled) {
       const stop: string[] = [];
       for (const row of rows) {
+        // `finally` jobs and jobs whose `if` uses a status function (`always()`, `cancelled()`)
+        // were started knowing the run is cancelled, or must run despite it: they are left alone.
+        const job = compiled.jobs.get(row.name);
+        if (job === undefined || job.spec.isFinally || job.usesStatusFunction) continue;
         if (row.status === 'queued' || row.status === 'waiting') {
           changed =
             (await store.updateJob(
