@@ -75,6 +75,8 @@ const zones = Object.entries(forbidden).flatMap(([target, from]) =>
 );
 zones.push(
   ...domains.filter((d) => d !== 'cli').map((d) => ({ target: `./src/${d}`, from: './src/app.ts' })),
+  // `junction run`'s engine sits beside app.ts and, like it, is for the CLI only.
+  ...domains.filter((d) => d !== 'cli').map((d) => ({ target: `./src/${d}`, from: './src/local-run.ts' })),
 );
 
 export default tseslint.config(

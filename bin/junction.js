@@ -11,5 +11,5 @@ if (major < 24) {
 // The JavaScript built by `npm run build` when it is there (it starts faster and takes about 30 MB
 // less memory), else the TypeScript sources through Node's type stripping.
 const { existsSync } = await import('node:fs');
-const built = new URL('../dist/cli/main.js', import.meta.url);
-await import(existsSync(built) ? built.href : '../src/cli/main.ts');
+const built = existsSync(`${import.meta.dirname}/../dist/cli/main.js`);
+await import(built ? '../dist/cli/main.js' : '../src/cli/main.ts');

@@ -25,6 +25,7 @@ import {
   checkPipelineExpression,
   createRouter,
   createScheduler,
+  rerunRun,
   type Router,
   type Scheduler,
 } from './runs/index.ts';
@@ -175,7 +176,23 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       },
     });
 
-    const server = createServer({ settings: config.server, store, bus, intake, metrics, logger });
+    const server = createServer({
+      settings: config.server,
+      store,
+      bus,
+      intake,
+      metrics,
+      logger,
+      runs: {
+        cancel: (runId, reason) => scheduler.cancel(runId, reason),
+        rerun: async (runId, rerunOptions) => {
+          const result = await rerunRun(store, runId, rerunOptions);
+          scheduler.kick(result.runId);
+          return result;
+        },
+        releaseGroup: (name) => scheduler.releaseGroup(name),
+      },
+    });
     // The router's group must exist before the relay publishes what the outbox holds, or the
     // embedded bus (which keeps no messages for groups it has not seen) would drop those events.
     await workers?.start();

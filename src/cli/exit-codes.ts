@@ -15,6 +15,8 @@ export const EXIT = {
   /** `validate`: an input file has problems (sysexits EX_DATAERR). */
   invalid: 65,
   config: 78,
+  /** `serve`, `run`: stopped by SIGINT or SIGTERM (128 + SIGINT). */
+  interrupted: 130,
 } as const;
 
 export function exitCodeFor(code: ErrorCode | undefined, httpStatus?: number): number {

@@ -28,9 +28,11 @@ import { startApp } from '../app.ts';
 import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGraph } from './commands/graph.ts';
+import { registerRuns } from './commands/runs.ts';
 import { registerSecret } from './commands/secret.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerValidate } from './commands/validate.ts';
+import { registerRun } from './commands/run.ts';
 import { checkPipelineExpression } from '../runs/index.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { formatTable, paint, printJson } from './output.ts';
@@ -289,9 +291,11 @@ clientOptions(
 );
 
 registerExplain(program, clientFrom);
+registerRuns(program, clientFrom);
 registerValidate(program, { checkExpression: checkPipelineExpression });
 registerGraph(program, { checkExpression: checkPipelineExpression });
 registerSchema(program);
+registerRun(program, { config: () => config() });
 registerSecret(program, {
   openLocalStore: async () => {
     const cfg = await config();

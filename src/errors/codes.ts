@@ -80,6 +80,16 @@ export const ERROR_CODES = {
   },
   EVENT_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no stored event has that id' },
   RUN_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no run has that id' },
+  RUN_NOT_FINISHED: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'a run cannot be re-run while it is still queued, waiting or running',
+  },
+  RUN_ALREADY_FINISHED: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'a run that has ended cannot be cancelled',
+  },
 
   API_UNAUTHENTICATED: {
     httpStatus: 401,
@@ -211,6 +221,11 @@ export const ERROR_CODES = {
     httpStatus: 422,
     retryable: false,
     summary: 'a pipeline file has problems (YAML syntax, schema, needs, ids or secrets)',
+  },
+  PIPELINE_NOT_FOUND: {
+    httpStatus: 404,
+    retryable: false,
+    summary: 'no pipeline file or loaded pipeline has that name',
   },
 
   STEP_SPAWN_FAILED: {

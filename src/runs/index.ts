@@ -45,6 +45,8 @@ export type { Scheduler, SchedulerOptions } from './scheduler.ts';
 export { chainOf, pipelineSource, runEvent } from './result-events.ts';
 export type { RunEventInput, RunEventKind } from './result-events.ts';
 export { compiledRunSpec } from './run-spec.ts';
+export { newRunId, rerunRun, reusableJobs } from './rerun.ts';
+export type { RerunOptions, RerunResult } from './rerun.ts';
 export type { Router, RouterOptions } from './router.ts';
 export {
   checkPipelineExpression,

@@ -18,6 +18,7 @@ import { registerEventRoutes } from './routes/events.ts';
 import { registerApiEventRoutes } from './routes/api-events.ts';
 import { registerApiDecisionRoutes } from './routes/api-decisions.ts';
 import { registerApiRunRoutes } from './routes/api-runs.ts';
+import { registerApiLogRoutes } from './routes/api-logs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 
 export interface ServerSettings {
@@ -31,6 +32,19 @@ export interface ServerSettings {
   readonly requestTimeoutMs: number;
 }
 
+/** Acting on runs for the API (cancel, re-run, release a concurrency group). */
+export interface RunControl {
+  /** Requests cancellation; false when the run does not exist or has ended. */
+  cancel(runId: string, reason?: string): Promise<boolean>;
+  /** Creates and starts a re-run (see runs/rerun.ts). */
+  rerun(
+    runId: string,
+    options: { readonly failedOnly: boolean },
+  ): Promise<{ runId: string; reused: string[] }>;
+  /** Releases a concurrency group; resolves to the run that held it, if any. */
+  releaseGroup(name: string): Promise<string | undefined>;
+}
+
 export interface ServerDeps {
   readonly settings: ServerSettings;
   readonly store: Store;
@@ -38,6 +52,8 @@ export interface ServerDeps {
   readonly intake: Intake;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Without it, the routes that act on runs are not served. */
+  readonly runs?: RunControl;
 }
 
 export interface JunctionServer {
@@ -101,6 +117,7 @@ export function createServer(deps: ServerDeps): JunctionServer {
   registerApiEventRoutes(fastify, context);
   registerApiDecisionRoutes(fastify, context);
   registerApiRunRoutes(fastify, context);
+  registerApiLogRoutes(fastify, context);
   registerHealthRoutes(fastify, context);
 
   return {
