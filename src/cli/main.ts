@@ -24,7 +24,6 @@ import {
   resolveSecretKeyFile,
 } from '../security/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
-import { startApp } from '../app.ts';
 import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGraph } from './commands/graph.ts';
@@ -110,6 +109,8 @@ program
     if (flags.host !== undefined) server['host'] = flags.host;
     if (flags.port !== undefined) server['port'] = flags.port;
     const cfg = await config(Object.keys(server).length > 0 ? { server } : undefined);
+    // Loaded here, so client commands start without the server's modules.
+    const { startApp } = await import('../app.ts');
     const app = await startApp(cfg);
     process.stderr.write(
       `junction listening on ${app.url} (store ${app.store.kind}, bus ${app.bus.kind}, data ${cfg.dataDir})\n`,

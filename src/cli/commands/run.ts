@@ -31,12 +31,8 @@ import {
 } from '../../events/index.ts';
 import { combinationName, formatProblems, type PipelineProblem } from '../../pipelines/index.ts';
 import type { JobRecord, StepRecord } from '../../store/index.ts';
-import {
-  loadRunPipeline,
-  runPipelineOnce,
-  type LocalRunObserver,
-  type LocalRunResult,
-} from '../../local-run.ts';
+// The engine is loaded when the command runs, so other commands start without it.
+import type { LocalRunObserver, LocalRunResult } from '../../local-run.ts';
 import { EXIT } from '../exit-codes.ts';
 import { paint, printJson } from '../output.ts';
 
@@ -75,6 +71,7 @@ export function registerRun(program: Command, deps: RunCommandDeps): void {
     .option('--json', 'print one JSON object at the end (run, jobs, steps, outputs) and nothing else')
     .action(async (target: string, flags: RunFlags) => {
       const config = await deps.config();
+      const { loadRunPipeline, runPipelineOnce } = await import('../../local-run.ts');
       const pipeline = await loadRunPipeline(target, config.pipelines.dir).catch((error: unknown) => {
         if (isJunctionError(error, 'PIPELINE_INVALID')) return problemsOf(error);
         throw error;
