@@ -13,8 +13,9 @@ import { BENCH_EXIT, BenchError, errorText, type BenchExitCode } from './lib/ben
 import type { Benchmark } from './lib/benchmark.ts';
 import { findWrk } from './lib/wrk.ts';
 import { intakeBenchmark } from './intake.ts';
+import { runnerBenchmark } from './runner.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [intakeBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [intakeBenchmark, runnerBenchmark];
 
 function listBenchmarks(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length));

@@ -18,6 +18,12 @@ export interface BenchOptions {
   readonly json: boolean;
   /** Run Junction with `--cpu-prof` and keep the profiles. */
   readonly cpuProf: boolean;
+  /** runner: sequential events of the start-latency measurement; absent means its default. */
+  readonly events?: number;
+  /** runner: runs of each side of a comparison; absent means its default. */
+  readonly repeat?: number;
+  /** Smaller sizes and fewer rounds: a smoke check, not numbers to quote. Absent means false. */
+  readonly quick?: boolean;
   readonly help: boolean;
 }
 
@@ -39,6 +45,9 @@ options:
   --threads <n>         wrk threads (default ${DEFAULT_OPTIONS.threads})
   --json                print one JSON object instead of tables
   --cpu-prof            run Junction with --cpu-prof and keep the .cpuprofile files
+  --events <n>          runner: sequential events for the start latency (default 500)
+  --repeat <n>          runner: runs of each side of the steps comparison (default 3)
+  --quick               smaller sizes and fewer rounds, for a smoke check
   -h, --help            show this help
 `;
 
@@ -76,6 +85,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         threads: { type: 'string' },
         json: { type: 'boolean', default: false },
         'cpu-prof': { type: 'boolean', default: false },
+        events: { type: 'string' },
+        repeat: { type: 'string' },
+        quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -103,6 +115,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       values.threads === undefined ? DEFAULT_OPTIONS.threads : parsePositiveInt(values.threads, '--threads'),
     json: values.json,
     cpuProf: values['cpu-prof'],
+    ...(values.events === undefined ? {} : { events: parsePositiveInt(values.events, '--events') }),
+    ...(values.repeat === undefined ? {} : { repeat: parsePositiveInt(values.repeat, '--repeat') }),
+    ...(values.quick ? { quick: true } : {}),
     help: values.help,
   };
   if (options.threads > options.connections) {
