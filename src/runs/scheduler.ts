@@ -301,7 +301,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const started = { ...run, status: 'running', startedAt };
     if (moved) {
       logger.info({ runId: run.id, pipeline: run.pipeline }, 'run started');
-      await emit('started', started, trigger);
+      // Not awaited: the jobs need not wait for the event to be stored. Intake keeps the order of
+      // submissions, so it is still stored before the run's result event.
+      void emit('started', started, trigger);
     }
     return started;
   }

@@ -204,8 +204,7 @@ export async function runJob(
       log.system(null, `[junction] ${errorMessage(masker)}`);
       return { status: 'failed', exitCode: null, reason: errorMessage(masker), outputs: null };
     }
-    await mkdir(workspace, { recursive: true });
-    await mkdir(metaDir, { recursive: true });
+    await Promise.all([mkdir(workspace, { recursive: true }), mkdir(metaDir, { recursive: true })]);
     const eventPath = join(metaDir, 'event.json');
     await writeFile(eventPath, JSON.stringify(trigger.event));
     return await runSteps({
@@ -304,15 +303,16 @@ async function runSteps(input: StepsInput): Promise<JobOutcome> {
 
   try {
     const runContext = { id: run.id, pipeline: run.pipeline, attempt: job.attempt, eventId: run.eventId };
-    const jobs = jobsContext(
-      new Map(
-        (await options.store.listJobs(run.id)).reduce((map, row) => {
-          map.set(row.name, [...(map.get(row.name) ?? []), row]);
-          return map;
-        }, new Map<string, JobRecord[]>()),
-      ),
-      compiledJob.jobsInScope,
-    );
+    const jobs =
+      compiledJob.jobsInScope.length === 0
+        ? {}
+        : jobsContext(
+            (await options.store.listJobs(run.id)).reduce((map, row) => {
+              map.set(row.name, [...(map.get(row.name) ?? []), row]);
+              return map;
+            }, new Map<string, JobRecord[]>()),
+            compiledJob.jobsInScope,
+          );
     const matrix = job.matrix ?? {};
     const base: ExpressionContext = { event: trigger.event, run: runContext, jobs, matrix };
     let env: Record<string, string>;
@@ -622,7 +622,8 @@ async function runStep(
     stepId,
     `[junction] ${mark} ${step.displayName} ${result.status} in ${duration(Date.now() - started)}${result.exitCode !== null && result.exitCode !== 0 ? ` (exit code ${result.exitCode})` : ''}`,
   );
-  await log.flush();
+  // Lines are stored in order in the background; the job's end waits for all of them.
+  void log.flush();
   return result;
 }
 
@@ -639,7 +640,7 @@ async function runScript(
   stopReason: () => string | undefined,
 ): Promise<StepResult> {
   const outputFile = join(input.metaDir, `output-${step.spec.index}-${tryNumber}`);
-  await writeFile(outputFile, '');
+  // Not created here: the step's `>>` creates it, and a missing file means no outputs.
   const scriptEnv = renderScriptEnv(step.script!, context);
   const result = await runShellStep({
     script: step.script!.script,

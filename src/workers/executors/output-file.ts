@@ -153,11 +153,15 @@ async function readBounded(path: string, maxBytes: number): Promise<Buffer | und
         details: { path },
       });
     }
-    // Never more than maxBytes + 1, however large the file is or grows while it is read.
+    // Never more than maxBytes + 1, however large the file is or grows while it is read. Chunks
+    // start at the size the file has (most are empty or tiny), so nothing large is allocated for
+    // them; only the bytes read are kept.
     const chunks: Buffer[] = [];
     let total = 0;
+    let hint = info.size + 1;
     while (total <= maxBytes) {
-      const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total));
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, maxBytes + 1 - total, Math.max(hint, 1)));
+      hint = READ_CHUNK_BYTES;
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
       if (bytesRead === 0) break;
       chunks.push(chunk.subarray(0, bytesRead));
