@@ -23,7 +23,8 @@
  * - Expressions that fail at run time fail their step (or the job, for job-level fields) with the
  *   expression's message; the worker carries on.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError, JunctionError } from '../errors/index.ts';
@@ -204,9 +205,13 @@ export async function runJob(
       log.system(null, `[junction] ${errorMessage(masker)}`);
       return { status: 'failed', exitCode: null, reason: errorMessage(masker), outputs: null };
     }
-    await Promise.all([mkdir(workspace, { recursive: true }), mkdir(metaDir, { recursive: true })]);
+    // Synchronous on purpose: three small calls take microseconds, while a round trip through
+    // libuv's thread pool each costs far more when the event loop is busy, and sits between an
+    // event and its first step.
+    mkdirSync(workspace, { recursive: true });
+    mkdirSync(metaDir, { recursive: true });
     const eventPath = join(metaDir, 'event.json');
-    await writeFile(eventPath, JSON.stringify(trigger.event));
+    writeFileSync(eventPath, JSON.stringify(trigger.event), { mode: 0o600 });
     return await runSteps({
       options,
       run,

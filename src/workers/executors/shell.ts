@@ -40,7 +40,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { JunctionError } from '../../errors/index.ts';
 
 export interface OutputLine {
@@ -112,7 +112,7 @@ type Outcome = ShellResult['outcome'];
 
 export async function runShellStep(options: ShellStepOptions): Promise<ShellResult> {
   const limits = checkOptions(options);
-  await checkWorkingDirectory(options.cwd);
+  checkWorkingDirectory(options.cwd);
   if (options.signal?.aborted === true) return notStarted();
   const child = await startShell(options, limits.shell);
   return supervise(child, options, limits);
@@ -168,10 +168,10 @@ function integerOption(name: string, value: number, min: number): number {
   return value;
 }
 
-async function checkWorkingDirectory(cwd: string): Promise<void> {
+function checkWorkingDirectory(cwd: string): void {
   let isDirectory: boolean;
   try {
-    isDirectory = (await stat(cwd)).isDirectory();
+    isDirectory = statSync(cwd).isDirectory();
   } catch (error) {
     throw spawnFailed(`working directory '${cwd}' does not exist or cannot be read`, { cwd }, error);
   }
