@@ -77,6 +77,20 @@ jobs:
           echo "url form: \${{ secrets.API_TOKEN }}"
         secrets: [API_TOKEN]
       - run: echo "other step sees '\${API_TOKEN:-nothing}'"
+      - id: leak
+        run: echo "value=prefix-$API_TOKEN" >> "$JUNCTION_OUTPUT"
+        secrets: [API_TOKEN]
+      - uses: emit
+        secrets: [API_TOKEN]
+        with:
+          type: test.leaked
+          data:
+            token: \${{ secrets.API_TOKEN }}
+            nested: ['\${{ secrets.API_TOKEN }}']
+    outputs:
+      leaked: \${{ steps.leak.outputs.value }}
+outputs:
+  leaked: \${{ jobs.use.outputs.leaked }}
 `,
 };
 
@@ -184,6 +198,11 @@ describe('built-in actions and secrets in the engine', { timeout: 90_000 }, () =
     assert.ok(lines.includes("other step sees 'nothing'"), all);
     const api = await app.get(`/api/v1/runs/${run.id}`);
     assert.ok(!JSON.stringify(api.body).includes(SECRET));
+    assert.deepEqual(run.outputs, { leaked: 'prefix-***' }, 'outputs carry the mask, not the value');
+    const events = await app.app.store.listEvents({}, { limit: 500 });
+    assert.ok(!JSON.stringify(events.items).includes(SECRET), 'no stored event holds the secret');
+    const leaked = events.items.find((e) => e.event.type === 'test.leaked');
+    assert.deepEqual(leaked?.event.data, { token: '***', nested: ['***'] });
   });
 
   test('a pipeline whose secret is not set fails with what to do, and prints nothing secret', async () => {

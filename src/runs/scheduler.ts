@@ -526,7 +526,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         : combineStatuses(all.map((state) => ({ status: dagStatus(state) })));
       let outputs: Record<string, string> | null = null;
       let reason: string | null = cancelled ? (run.reason ?? 'cancelled') : failureReason(states);
-      if (Object.keys(compiled.outputs).length > 0 || compiled.spec.outputs !== undefined) {
+      let outputsProblem: string | null = null;
+      if (compiled.outputs.entries.size > 0) {
         try {
           outputs = renderTemplates(compiled.outputs, {
             ...baseContext(),
@@ -535,13 +536,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           const size = Buffer.byteLength(JSON.stringify(outputs));
           if (size > MAX_OUTPUT_BYTES) {
             outputs = null;
-            reason = `its outputs take ${size} bytes; at most ${MAX_OUTPUT_BYTES} are kept`;
+            outputsProblem = `its outputs take ${size} bytes; at most ${MAX_OUTPUT_BYTES} are kept`;
           }
         } catch (error) {
+          // A run that did not succeed often lacks what its outputs read: its own reason stands.
           outputs = null;
-          reason = `its outputs could not be evaluated: ${errorMessage(error)}`;
+          outputsProblem = `its outputs could not be evaluated: ${errorMessage(error)}`;
         }
       }
+      if (status === 'succeeded' && outputsProblem !== null) reason = outputsProblem;
       const final: Status = status === 'succeeded' && outputs === null && reason !== null ? 'failed' : status;
       await finishRun(run, trigger, final, final === 'succeeded' ? null : reason, outputs);
       return false;

@@ -46,7 +46,7 @@ import {
   type StatusItem,
 } from '../runs/index.ts';
 import { combineStatuses, isFailure, type Status } from '../runs/states.ts';
-import { createMasker, decryptSecret } from '../security/index.ts';
+import { createMasker, decryptSecret, type Masker } from '../security/index.ts';
 import type { JobRecord, NewLogLine, RunDetail, StepRecord, Store } from '../store/index.ts';
 import { checkout, checkoutTarget } from './builtins/checkout.ts';
 import { readOutputFile } from './executors/output-file.ts';
@@ -186,13 +186,14 @@ export async function runJob(
 
   const masker = await secretsMasker(options, run, compiledJob).catch((error: unknown) => error);
   const secrets = masker instanceof Map ? masker : new Map<string, string>();
+  const secretMasker = createMasker([...secrets.values()]);
   const log = createLogWriter({
     store,
     logger,
     runId: run.id,
     jobId: job.id,
     attempt: job.attempt,
-    masker: createMasker([...secrets.values()]),
+    masker: secretMasker,
     ...(options.observer?.line === undefined
       ? {}
       : { onLine: (line) => options.observer?.line?.(job, line) }),
@@ -220,6 +221,7 @@ export async function runJob(
       compiledJob,
       pipelineEnvTemplates,
       secrets,
+      masker: secretMasker,
       log,
       workspace,
       metaDir,
@@ -270,6 +272,8 @@ interface StepsInput {
   readonly pipelineEnvTemplates: Parameters<typeof renderTemplates>[0];
   readonly secrets: ReadonlyMap<string, string>;
   readonly log: LogWriter;
+  /** Masks the job's secrets in everything a step hands on: outputs, reasons, emitted events. */
+  readonly masker: Masker;
   readonly workspace: string;
   readonly metaDir: string;
   readonly eventPath: string;
@@ -403,18 +407,21 @@ async function runSteps(input: StepsInput): Promise<JobOutcome> {
         options.observer?.stepStarted?.(job, running);
         const remaining = deadline - Date.now();
         const timeoutMs = Math.max(1, Math.min(step.spec.timeoutMs ?? remaining, remaining));
-        result = await runStep(
-          input,
-          step,
-          stepId,
-          tryNumber,
-          { ...context, env },
-          env,
-          junctionEnv,
-          cwdBase,
-          timeoutMs,
-          stepSignal(),
-          stopReason,
+        result = maskResult(
+          input.masker,
+          await runStep(
+            input,
+            step,
+            stepId,
+            tryNumber,
+            { ...context, env },
+            env,
+            junctionEnv,
+            cwdBase,
+            timeoutMs,
+            stepSignal(),
+            stopReason,
+          ),
         );
         await record(input, step, tryNumber, result, startedAt);
         const retry = step.spec.retry;
@@ -716,6 +723,25 @@ function emittedEvent(input: StepsInput, step: CompiledStep, inputs: Record<stri
     time: new Date().toISOString(),
     datacontenttype: 'application/json',
     ...chainOf(input.trigger),
-    data: inputs['data'] ?? null,
+    data: maskDeep(input.masker, inputs['data'] ?? null),
   };
+}
+
+/** A step's result with the job's secrets masked in its reason and outputs. */
+function maskResult(masker: Masker, result: StepResult): StepResult {
+  if (masker.empty) return result;
+  const outputs: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.outputs)) outputs[name] = masker.mask(value);
+  return { ...result, reason: result.reason === null ? null : masker.mask(result.reason), outputs };
+}
+
+/** `value` with the job's secrets masked in every string inside it. */
+function maskDeep(masker: Masker, value: InputValue): InputValue {
+  if (masker.empty) return value;
+  if (typeof value === 'string') return masker.mask(value);
+  if (Array.isArray(value)) return value.map((item: InputValue) => maskDeep(masker, item));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, maskDeep(masker, item)]));
+  }
+  return value;
 }
