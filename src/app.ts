@@ -12,6 +12,7 @@ import { createSchemaRegistry, loadSchemaDir } from './events/index.ts';
 import { createIntake, createOutboxRelay, type Intake, type OutboxRelay } from './intake/index.ts';
 import { createLogger, createMetrics, type Logger, type Metrics } from './observability/index.ts';
 import { createServer, isLoopbackAddress, type JunctionServer } from './server/index.ts';
+import { createSources } from './sources/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from './errors/index.ts';
 import {
   formatProblems,
@@ -60,6 +61,8 @@ export interface StartOptions {
 
 export async function startApp(config: JunctionConfig, options: StartOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log);
+  // Before anything opens: a bad source entry is a configuration error, not a half-started server.
+  const sources = createSources(config.sources);
   const store = await openStore(config.store.url, {
     durability: config.store.durability,
     baseDir: config.dataDir,
@@ -183,6 +186,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       intake,
       metrics,
       logger,
+      sources,
       runs: {
         cancel: (runId, reason) => scheduler.cancel(runId, reason),
         rerun: async (runId, rerunOptions) => {

@@ -46,6 +46,7 @@ void describe('configuration schema', { timeout: 30_000 }, () => {
       'bus.url=url-password',
       'sources[].secret=true',
       'sources[].token=true',
+      'sources[].password=true',
     ]);
   });
 

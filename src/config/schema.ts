@@ -323,6 +323,18 @@ export const configJsonSchema = {
             minLength: 1,
             'x-secret': true,
           },
+          username: {
+            description: 'User name the sender presents with HTTP basic authentication (with password).',
+            type: 'string',
+            minLength: 1,
+          },
+          password: {
+            description:
+              'Password the sender presents with HTTP basic authentication. Write it as ${VAR} to keep it out of the file.',
+            type: 'string',
+            minLength: 1,
+            'x-secret': true,
+          },
         },
       },
     },

@@ -156,6 +156,18 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'the store was written by a newer Junction',
   },
+  SOURCE_UNAUTHENTICATED: {
+    httpStatus: 401,
+    retryable: false,
+    summary: 'a hook request has no valid signature or token for its source',
+  },
+  SOURCE_PAYLOAD_INVALID: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a hook payload cannot be read or lacks what its source needs',
+  },
+  SOURCE_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no source in sources: has that name' },
+
   INTAKE_OVERLOADED: {
     httpStatus: 503,
     retryable: true,

@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Bus } from '../bus/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Intake } from '../intake/index.ts';
+import type { Source } from '../sources/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
 import { JunctionError, errorMessage } from '../errors/index.ts';
 import { createAuthorizer, isLoopbackAddress } from './auth.ts';
@@ -20,6 +21,7 @@ import { registerApiDecisionRoutes } from './routes/api-decisions.ts';
 import { registerApiRunRoutes } from './routes/api-runs.ts';
 import { registerApiLogRoutes } from './routes/api-logs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerHookRoutes } from './routes/hooks.ts';
 
 export interface ServerSettings {
   readonly host: string;
@@ -54,6 +56,8 @@ export interface ServerDeps {
   readonly logger: Logger;
   /** Without it, the routes that act on runs are not served. */
   readonly runs?: RunControl;
+  /** The configured sources by name, served at `POST /hooks/<name>`; none when absent. */
+  readonly sources?: ReadonlyMap<string, Source>;
 }
 
 export interface JunctionServer {
@@ -119,6 +123,7 @@ export function createServer(deps: ServerDeps): JunctionServer {
   registerApiRunRoutes(fastify, context);
   registerApiLogRoutes(fastify, context);
   registerHealthRoutes(fastify, context);
+  registerHookRoutes(fastify, { ...context, sources: deps.sources ?? new Map<string, Source>() });
 
   return {
     fastify,

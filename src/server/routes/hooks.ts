@@ -1,0 +1,69 @@
+/**
+ * `POST /hooks/:name`: a configured source's webhook receiver. The source authenticates the raw
+ * body its provider's way (no Junction API token is asked for), maps it to CloudEvents, and intake
+ * stores them; the answer mirrors `POST /events`: 202 `{ id, duplicate: false }` once stored,
+ * 200 `{ id, duplicate: true }` for a redelivery, `{ ids, duplicates }` when a delivery maps to
+ * several events, and 200 `{ ids: [], note }` for a delivery that carries no event (a ping).
+ * Rejections are counted per source and code (`junction_intake_rejected_total`).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { JunctionError, isJunctionError } from '../../errors/index.ts';
+import type { HookRequest, Source, SourceResult } from '../../sources/index.ts';
+import type { RouteContext } from '../context.ts';
+
+export function registerHookRoutes(
+  fastify: FastifyInstance,
+  context: RouteContext & { readonly sources: ReadonlyMap<string, Source> },
+): void {
+  const { intake, sources, metrics } = context;
+
+  fastify.post<{ Params: { name: string } }>('/hooks/:name', async (request, reply) => {
+    const source = sources.get(request.params.name);
+    if (source === undefined) {
+      throw new JunctionError(
+        'SOURCE_NOT_FOUND',
+        `no source named '${request.params.name.slice(0, 100)}' in sources: of junction.yaml`,
+      );
+    }
+    if (context.state.draining) {
+      throw new JunctionError('INTAKE_SHUTTING_DOWN', 'the server is shutting down; retry shortly');
+    }
+    const hook = hookRequest(request);
+    let result: SourceResult;
+    try {
+      source.authenticate(hook);
+      result = source.map(hook);
+    } catch (error) {
+      metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
+      throw error;
+    }
+    if (result.events.length === 0) {
+      return reply.code(200).send({ ids: [], note: result.note ?? 'the delivery carries no event' });
+    }
+    const results = await intake.submit(
+      source.name,
+      result.events.map((m) => m.event),
+      { dedupeKeys: result.events.map((m) => m.dedupeKey) },
+    );
+    if (results.length > 1) {
+      const duplicates = results.filter((r) => r.duplicate).length;
+      return reply
+        .code(duplicates === results.length ? 200 : 202)
+        .send({ ids: results.map((r) => r.id), duplicates });
+    }
+    const stored = results[0];
+    if (stored === undefined) throw new JunctionError('INTERNAL', 'intake returned no result');
+    if (!stored.duplicate) void reply.header('location', `/api/v1/events/${stored.id}`);
+    return reply.code(stored.duplicate ? 200 : 202).send({ id: stored.id, duplicate: stored.duplicate });
+  });
+}
+
+/** The request as a source sees it: lower-case single-valued headers (a repeated one is dropped). */
+function hookRequest(request: FastifyRequest): HookRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    headers[key.toLowerCase()] = typeof value === 'string' ? value : undefined;
+  }
+  const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  return { headers, body, receivedAt: new Date() };
+}

@@ -1,0 +1,57 @@
+/**
+ * The sources' public face: `createSources` turns the `sources:` entries of junction.yaml into
+ * receivers by name, through one registry of factories by type. Adding a source type is one line
+ * in `SOURCE_FACTORIES`.
+ */
+import { JunctionError } from '../errors/index.ts';
+import { alertmanagerSource } from './alertmanager.ts';
+import { createGitHubSource } from './github.ts';
+import { grafanaSource } from './grafana.ts';
+import type { Source, SourceFactory, SourceSettings } from './source.ts';
+
+export type {
+  HookRequest,
+  MappedEvent,
+  Source,
+  SourceFactory,
+  SourceResult,
+  SourceSettings,
+} from './source.ts';
+export { GITHUB_MAX_COMMITS, GITHUB_SOURCE_TYPE, createGitHubSource, mapGitHubDelivery } from './github.ts';
+export { hmacDigest, safeEqualStrings, verifyHexHmac, verifyPrefixedHmac } from './hmac.ts';
+export type { HmacAlgorithm } from './hmac.ts';
+
+// ---- Source registry: one line per type. ---------------------------------------------------
+export const SOURCE_FACTORIES: Readonly<Record<string, SourceFactory>> = {
+  github: createGitHubSource,
+  alertmanager: alertmanagerSource,
+  grafana: grafanaSource,
+};
+// ---- end of the source registry. -----------------------------------------------------------
+
+/** The supported `type:` values, sorted. */
+export function sourceTypes(): string[] {
+  return Object.keys(SOURCE_FACTORIES).sort();
+}
+
+/** Builds every configured source; throws `CONFIG_INVALID` for an unknown type or bad settings. */
+export function createSources(entries: readonly SourceSettings[]): Map<string, Source> {
+  const sources = new Map<string, Source>();
+  for (const [index, entry] of entries.entries()) {
+    const factory = Object.hasOwn(SOURCE_FACTORIES, entry.type) ? SOURCE_FACTORIES[entry.type] : undefined;
+    if (factory === undefined) {
+      throw new JunctionError(
+        'CONFIG_INVALID',
+        `source '${entry.name}' has unknown type '${entry.type}' (supported: ${sourceTypes().join(', ')})`,
+        { details: { path: `sources[${index}].type` } },
+      );
+    }
+    if (sources.has(entry.name)) {
+      throw new JunctionError('CONFIG_INVALID', `source name '${entry.name}' is used twice`, {
+        details: { path: `sources[${index}].name` },
+      });
+    }
+    sources.set(entry.name, factory(entry));
+  }
+  return sources;
+}
