@@ -5,8 +5,18 @@
  */
 import { JunctionError } from '../errors/index.ts';
 import { alertmanagerSource } from './alertmanager.ts';
+import { createBitbucketSource } from './bitbucket.ts';
+import { createDockerHubSource } from './dockerhub.ts';
+import { createEventBridgeSource } from './eventbridge.ts';
+import { createEventGridSource } from './eventgrid.ts';
+import { createGiteaSource } from './gitea.ts';
 import { createGitHubSource } from './github.ts';
+import { createGitLabSource } from './gitlab.ts';
 import { grafanaSource } from './grafana.ts';
+import { createHarborSource } from './harbor.ts';
+import { createPubSubSource } from './pubsub.ts';
+import { createRegistrySource } from './registry.ts';
+import { securityReportSource } from './security-report.ts';
 import type { Source, SourceFactory, SourceSettings } from './source.ts';
 
 export type {
@@ -24,8 +34,18 @@ export type { HmacAlgorithm } from './hmac.ts';
 // ---- Source registry: one line per type. ---------------------------------------------------
 export const SOURCE_FACTORIES: Readonly<Record<string, SourceFactory>> = {
   github: createGitHubSource,
+  gitlab: createGitLabSource,
+  gitea: createGiteaSource,
+  bitbucket: createBitbucketSource,
+  registry: createRegistrySource,
+  dockerhub: createDockerHubSource,
+  harbor: createHarborSource,
   alertmanager: alertmanagerSource,
   grafana: grafanaSource,
+  'security-report': securityReportSource,
+  eventbridge: createEventBridgeSource,
+  pubsub: createPubSubSource,
+  eventgrid: createEventGridSource,
 };
 // ---- end of the source registry. -----------------------------------------------------------
 
@@ -55,3 +75,5 @@ export function createSources(entries: readonly SourceSettings[]): Map<string, S
   }
   return sources;
 }
+
+export { eventGridValidationCode } from './eventgrid.ts';

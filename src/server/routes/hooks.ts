@@ -8,7 +8,12 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
-import type { HookRequest, Source, SourceResult } from '../../sources/index.ts';
+import {
+  eventGridValidationCode,
+  type HookRequest,
+  type Source,
+  type SourceResult,
+} from '../../sources/index.ts';
 import type { RouteContext } from '../context.ts';
 
 export function registerHookRoutes(
@@ -16,6 +21,24 @@ export function registerHookRoutes(
   context: RouteContext & { readonly sources: ReadonlyMap<string, Source> },
 ): void {
   const { intake, sources, metrics } = context;
+
+  // The CloudEvents webhook handshake (abuse protection): a sender asks with OPTIONS and
+  // WebHook-Request-Origin whether it may deliver; deliveries are still authenticated by the source.
+  fastify.options<{ Params: { name: string } }>('/hooks/:name', async (request, reply) => {
+    if (!sources.has(request.params.name)) {
+      throw new JunctionError(
+        'SOURCE_NOT_FOUND',
+        `no source named '${request.params.name.slice(0, 100)}' in sources: of junction.yaml`,
+      );
+    }
+    const origin = request.headers['webhook-request-origin'];
+    if (typeof origin === 'string' && /^[\x21-\x7e]{1,255}$/.test(origin)) {
+      void reply.header('webhook-allowed-origin', origin);
+      void reply.header('webhook-allowed-rate', '*');
+    }
+    void reply.header('allow', 'POST, OPTIONS');
+    return reply.code(200).send();
+  });
 
   fastify.post<{ Params: { name: string } }>('/hooks/:name', async (request, reply) => {
     const source = sources.get(request.params.name);
@@ -38,6 +61,9 @@ export function registerHookRoutes(
       throw error;
     }
     if (result.events.length === 0) {
+      // Azure Event Grid proves the endpoint by expecting its validation code echoed back.
+      const code = source.type === 'eventgrid' ? eventGridValidationCode(hook.body) : undefined;
+      if (code !== undefined) return reply.code(200).send({ validationResponse: code });
       return reply.code(200).send({ ids: [], note: result.note ?? 'the delivery carries no event' });
     }
     const results = await intake.submit(
