@@ -27,6 +27,7 @@ import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts
 import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGraph } from './commands/graph.ts';
+import { registerHook } from './commands/hook.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerSecret } from './commands/secret.ts';
 import { registerSchema } from './commands/schema.ts';
@@ -296,6 +297,7 @@ registerRuns(program, clientFrom);
 registerValidate(program, { checkExpression: checkPipelineExpression });
 registerGraph(program, { checkExpression: checkPipelineExpression });
 registerSchema(program);
+registerHook(program);
 registerRun(program, { config: () => config() });
 registerSecret(program, {
   openLocalStore: async () => {

@@ -16,3 +16,4 @@ export type { DuplicateKey, JsonScanOptions, JsonScanResult, ParsedJson } from '
 export { MAX_PROBLEMS, createSchemaRegistry, loadSchemaDir } from './schema-registry.ts';
 export type { SchemaProblem, SchemaRegistry } from './schema-registry.ts';
 export { uuidv7 } from './ids.ts';
+export { EVENT_CATALOG, eventCatalogTypes } from './catalog.ts';

@@ -9,6 +9,7 @@ import { createBitbucketSource } from './bitbucket.ts';
 import { createDockerHubSource } from './dockerhub.ts';
 import { createEventBridgeSource } from './eventbridge.ts';
 import { createEventGridSource } from './eventgrid.ts';
+import { createGitSource } from './git.ts';
 import { createGiteaSource } from './gitea.ts';
 import { createGitHubSource } from './github.ts';
 import { createGitLabSource } from './gitlab.ts';
@@ -34,6 +35,7 @@ export type { HmacAlgorithm } from './hmac.ts';
 // ---- Source registry: one line per type. ---------------------------------------------------
 export const SOURCE_FACTORIES: Readonly<Record<string, SourceFactory>> = {
   github: createGitHubSource,
+  git: createGitSource,
   gitlab: createGitLabSource,
   gitea: createGiteaSource,
   bitbucket: createBitbucketSource,
