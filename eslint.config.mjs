@@ -61,7 +61,8 @@ const forbidden = {
   config: ['intake', 'sources', 'server', 'cli', 'bus', 'store', 'runs', 'workers', 'triggers', 'pipelines'],
   observability: ['intake', 'sources', 'server', 'cli', 'runs', 'workers', 'triggers', 'pipelines'],
   // Sources know only events and security: they authenticate and map, and hand events back.
-  sources: domains.filter((d) => !['sources', 'events', 'errors', 'security'].includes(d)),
+  // The generic webhook source maps payloads with CEL expressions, so sources may also use expr.
+  sources: domains.filter((d) => !['sources', 'events', 'errors', 'security', 'expr'].includes(d)),
   server: ['cli'],
   // The pipeline side: events ← expr ← pipelines ← triggers ← runs ← workers.
   expr: domains.filter((d) => !['expr', 'events', 'errors'].includes(d)),

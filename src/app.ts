@@ -12,7 +12,7 @@ import { createSchemaRegistry, loadSchemaDir } from './events/index.ts';
 import { createIntake, createOutboxRelay, type Intake, type OutboxRelay } from './intake/index.ts';
 import { createLogger, createMetrics, type Logger, type Metrics } from './observability/index.ts';
 import { createServer, isLoopbackAddress, type JunctionServer } from './server/index.ts';
-import { createSources } from './sources/index.ts';
+import { createSources, unauthenticatedSources } from './sources/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from './errors/index.ts';
 import {
   formatProblems,
@@ -63,6 +63,9 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
   const logger = options.logger ?? createLogger(config.log);
   // Before anything opens: a bad source entry is a configuration error, not a half-started server.
   const sources = createSources(config.sources);
+  for (const name of unauthenticatedSources(config.sources)) {
+    logger.warn({ source: name }, `source '${name}' accepts deliveries without authentication (auth: none)`);
+  }
   const store = await openStore(config.store.url, {
     durability: config.store.durability,
     baseDir: config.dataDir,

@@ -150,7 +150,7 @@ const SETTINGS: Record<string, SourceSettings> = {
   gitea: { name: 'tea', type: 'gitea', secret: 's' },
   bitbucket: { name: 'bb', type: 'bitbucket', secret: 's' },
   registry: { name: 'reg', type: 'registry', token: 't' },
-  dockerhub: { name: 'hub', type: 'dockerhub', allowUnauthenticated: true },
+  dockerhub: { name: 'hub', type: 'dockerhub', auth: 'none' },
   harbor: { name: 'harbor', type: 'harbor', token: 't' },
   alertmanager: { name: 'am', type: 'alertmanager', token: 't' },
   grafana: { name: 'grafana', type: 'grafana', token: 't' },

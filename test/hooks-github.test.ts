@@ -226,7 +226,7 @@ describe('POST /hooks/github', { timeout: 60_000 }, () => {
       ['pull_request.opened.json', 'pull_request', 202, 'git.pull_request'],
       ['release.published.json', 'release', 202, 'git.release'],
       ['ping.json', 'ping', 200, undefined],
-      ['workflow_run.completed.json', 'workflow_run', 200, undefined],
+      ['workflow_run.completed.json', 'workflow_run', 202, 'github.workflow_run'],
     ];
     for (const [name, event, status, type] of cases) {
       const body = readFileSync(join(fixtures, 'payloads', name));

@@ -18,7 +18,7 @@ sources:
     type: registry
     token: reg-token
     apiKey: reg-key
-    auth:
+    login:
       password: nested-pass
       username: bot
   - name: plain
@@ -44,7 +44,7 @@ void describe('redaction', { timeout: 30_000 }, () => {
         type: 'registry',
         token: '***',
         apiKey: '***',
-        auth: { password: '***', username: 'bot' },
+        login: { password: '***', username: 'bot' },
       },
       { name: 'plain', type: 'generic', events: ['push'] },
     ]);

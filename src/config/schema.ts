@@ -335,6 +335,12 @@ export const configJsonSchema = {
             minLength: 1,
             'x-secret': true,
           },
+          auth: {
+            description:
+              "Set to 'none' to accept deliveries that carry no credential, for senders that cannot authenticate (such as 'dockerhub' and 'quay'). Junction warns about it at start-up.",
+            type: 'string',
+            enum: ['none'],
+          },
         },
       },
     },

@@ -14,7 +14,7 @@ const present = fs.existsSync(fixtures);
 const skip = present ? false : `docker hub fixtures not found at ${fixtures}`;
 if (!present) console.log(`# NOTICE: skipping docker hub fixture tests: ${fixtures} is absent`);
 
-const source = createDockerHubSource({ name: 'hub', type: 'dockerhub', allowUnauthenticated: true });
+const source = createDockerHubSource({ name: 'hub', type: 'dockerhub', auth: 'none' });
 
 function req(body: unknown): HookRequest {
   const bytes = Buffer.isBuffer(body)
@@ -90,14 +90,18 @@ void test('fixture: the documented build notice maps its fields', { skip }, () =
   assert.equal((data.payload as { callback_url: string }).callback_url.startsWith('https://'), true);
 });
 
-void test('the source refuses to start without allowUnauthenticated: true', () => {
-  for (const value of [undefined, false, 'true', 1]) {
+void test('the source refuses to start without auth: none', () => {
+  for (const value of [undefined, false, 'None', 'true', 1, ['none']]) {
     assert.throws(
-      () => createDockerHubSource({ name: 'x', type: 'dockerhub', allowUnauthenticated: value }),
-      (error: unknown) =>
-        isJunctionError(error, 'CONFIG_INVALID') && /allowUnauthenticated/.test(error.message),
+      () => createDockerHubSource({ name: 'x', type: 'dockerhub', auth: value }),
+      (error: unknown) => isJunctionError(error, 'CONFIG_INVALID') && /add `auth: none`/.test(error.message),
     );
   }
+  // The older spelling is no longer an opt-in.
+  assert.throws(
+    () => createDockerHubSource({ name: 'x', type: 'dockerhub', allowUnauthenticated: true }),
+    (error: unknown) => isJunctionError(error, 'CONFIG_INVALID'),
+  );
   source.authenticate(req({}));
 });
 

@@ -4,8 +4,9 @@
  *
  * Docker Hub webhooks carry no signature and no configurable header, so nothing in a delivery
  * proves it came from Docker Hub. The source therefore refuses to start unless its entry sets
- * `allowUnauthenticated: true`, an explicit acceptance of forged deliveries; the `callback_url`
- * check below only rejects payloads that do not even claim to come from Docker Hub.
+ * `auth: none`, an explicit acceptance of forged deliveries (Junction warns about it at start-up);
+ * the `callback_url` check below only rejects payloads that do not even claim to come from Docker
+ * Hub.
  *
  * What callers may assume:
  * - `authenticate` accepts every request (there is nothing to check); `map` refuses a delivery
@@ -14,7 +15,6 @@
  *   the dedupe key is `dockerhub:<source name>:<id>`: a redelivery is stored once.
  * - `map` is pure and throws only SOURCE_PAYLOAD_INVALID.
  */
-import { JunctionError } from '../errors/index.ts';
 import type { CloudEvent } from '../events/index.ts';
 import {
   asPayloadInvalid,
@@ -23,6 +23,7 @@ import {
   optionalString,
   payloadInvalid,
   readJsonObject,
+  requireAuthNone,
   requireObject,
   requireString,
   unixSecondsToRfc3339,
@@ -36,19 +37,16 @@ export const DOCKERHUB_CALLBACK_HOST = 'registry.hub.docker.com';
 export const DOCKERHUB_REGISTRY = 'docker.io';
 
 export function createDockerHubSource(settings: SourceSettings): Source {
-  if (settings.allowUnauthenticated !== true) {
-    throw new JunctionError(
-      'CONFIG_INVALID',
-      `sources[name=${settings.name}]: docker hub webhooks cannot be authenticated (no signature, no headers); set 'allowUnauthenticated: true' to accept that anyone who knows the hook url can send image.pushed events`,
-      { details: { source: settings.name, key: 'allowUnauthenticated' } },
-    );
-  }
+  requireAuthNone(
+    settings,
+    'docker hub webhooks cannot be authenticated (no signature, no headers); add `auth: none` to accept that anyone who knows the hook url can send image.pushed events',
+  );
   const name = settings.name;
   return {
     name,
     type: settings.type,
     authenticate(): void {
-      // Docker Hub sends no credential; accepted by `allowUnauthenticated: true`.
+      // Docker Hub sends no credential; accepted by `auth: none`.
     },
     map(request: HookRequest): SourceResult {
       return mapDockerHubDelivery(name, request);

@@ -7,6 +7,7 @@ import { isJunctionError } from '../errors/index.ts';
 import { createGitHubSource } from './github.ts';
 import { createSources, sourceTypes } from './index.ts';
 import type { CloudEvent } from '../events/index.ts';
+import { validateCloudEvent } from '../events/index.ts';
 import type { HookRequest, Source } from './source.ts';
 
 const fixtures = join(resolve(import.meta.dirname, '..', '..'), '..', 'shared', 'fixtures', 'github');
@@ -169,11 +170,30 @@ describe('map: hostile payloads', () => {
       );
     });
   }
-  test('an unmapped event is accepted with a note', () => {
+  test('an unmapped event is stored under its raw type github.<event>', () => {
     const result = source.map(request('workflow_run', '{"action":"completed"}'));
-    assert.deepEqual(result.events, []);
-    assert.match(result.note ?? '', /event 'workflow_run' is not mapped yet/);
+    assert.equal(result.events.length, 1);
+    const [{ event, dedupeKey }] = result.events as [(typeof result.events)[number]];
+    validateCloudEvent(event);
+    assert.equal(event.type, 'github.workflow_run');
+    assert.equal(event.subject, 'workflow_run');
+    assert.equal(dedupeKey, `github:${event.id}`);
+    assert.deepEqual(event.data, { action: 'completed', actor: undefined, payload: { action: 'completed' } });
+    assert.deepEqual(source.map(request('workflow_run', '{"action":"completed"}')), result);
   });
+  for (const [name, eventName] of [
+    ['an upper-case event name', 'Workflow_Run'],
+    ['a dotted event name', 'workflow.run'],
+    ['an event name with a space', 'workflow run'],
+    ['an over-long event name', 'w'.repeat(65)],
+  ] as const) {
+    test(`refuses an unmapped event with ${name}`, () => {
+      assert.equal(
+        codeOf(() => source.map(request(eventName, '{}'))),
+        'SOURCE_PAYLOAD_INVALID',
+      );
+    });
+  }
 });
 
 describe('map: push shapes', () => {
@@ -371,7 +391,7 @@ describe('map: the real GitHub payloads', { skip: skipFixtures }, () => {
     }
   });
 
-  test('pings and the events not mapped yet carry no event', () => {
+  test('pings carry no event; the events not mapped yet are stored as github.<event>', () => {
     for (const name of ['ping.json', 'ping.with-organization.json']) {
       assert.deepEqual(source.map(request('ping', fixture(name))), {
         events: [],
@@ -387,9 +407,18 @@ describe('map: the real GitHub payloads', { skip: skipFixtures }, () => {
       'create.tag.json',
     ]) {
       const eventName = name.split('.')[0]!;
-      const result = source.map(request(eventName, fixture(name)));
-      assert.deepEqual(result.events, [], name);
-      assert.match(result.note ?? '', new RegExp(`'${eventName}' is not mapped yet`), name);
+      const body = fixture(name);
+      const result = source.map(request(eventName, body));
+      assert.equal(result.events.length, 1, name);
+      const event = validateCloudEvent(result.events[0]!.event);
+      const payload = JSON.parse(body.toString()) as { action?: string; repository?: { full_name: string } };
+      assert.equal(event.type, `github.${eventName}`, name);
+      assert.equal(event.source, `https://github.com/${payload.repository?.full_name}`, name);
+      assert.equal(event.subject, payload.repository?.full_name, name);
+      const data = event.data as { action?: string; repository?: { full_name?: string }; payload: unknown };
+      assert.equal(data.action, payload.action, name);
+      assert.equal(data.repository?.full_name, payload.repository?.full_name, name);
+      assert.deepEqual(data.payload, payload, name);
     }
   });
 

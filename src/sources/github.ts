@@ -9,7 +9,10 @@
  * - `push` → `git.push` (a branch or other ref), `git.tag` (`refs/tags/*`), `git.branch.deleted`;
  *   a push that deletes a tag maps to nothing (with a note);
  * - `pull_request` → `git.pull_request`; `release` → `git.release`;
- * - `ping` and every other event → no event, with a note saying why.
+ * - `ping` → no event, with a note;
+ * - every other event (`workflow_run`, `registry_package`, …) → one foreign event of type
+ *   `github.<event>` with `data { action?, repository?, actor, payload }`; an event name that is
+ *   not lowercase letters, digits and underscores (at most 64) is SOURCE_PAYLOAD_INVALID.
  * The CloudEvent id is `X-GitHub-Delivery` and the dedupe key `github:<delivery>`, so GitHub's
  * redelivery of the same delivery is stored once. Bodies may be `application/json` or
  * `application/x-www-form-urlencoded` (the JSON in the `payload` field).
@@ -33,6 +36,8 @@ export const GITHUB_MAX_COMMIT_FILES = 3000;
 /** Deeper JSON than this is refused before parsing (GitHub's payloads nest far less). */
 const MAX_JSON_DEPTH = 64;
 const MAX_DELIVERY_LENGTH = 200;
+/** What an `X-GitHub-Event` must look like to become part of a foreign type `github.<event>`. */
+const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const UNAUTHENTICATED_MESSAGE = "the request has no valid X-Hub-Signature-256 for this source's secret";
 
 export function createGitHubSource(settings: SourceSettings): Source {
@@ -81,10 +86,7 @@ export function mapGitHubDelivery(sourceName: string, request: HookRequest): Sou
     case 'release':
       return one(context, mapRelease(context));
     default:
-      return {
-        events: [],
-        note: `event '${eventName.slice(0, 64)}' is not mapped yet; the delivery was accepted and not stored`,
-      };
+      return one(context, mapForeign(context, eventName));
   }
 }
 
@@ -311,6 +313,28 @@ function mapRelease(context: Context): Mapped {
       draft: release['draft'] === true,
       prerelease: release['prerelease'] === true,
       author: str(obj(release['author'])?.['login']),
+      actor: actorOf(payload),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events without a Junction type: stored under GitHub's own name.
+
+function mapForeign(context: Context, eventName: string): Mapped {
+  if (!EVENT_NAME.test(eventName)) {
+    throw invalid('the X-GitHub-Event header is not an event name (lowercase letters, digits, underscores)');
+  }
+  const { payload } = context;
+  const repository = repositoryOf(payload);
+  const action = str(payload['action']);
+  const fullName = str(repository?.['full_name']);
+  return {
+    type: `github.${eventName}`,
+    subject: fullName ?? eventName,
+    data: {
+      ...(action === undefined ? {} : { action }),
+      ...(repository === undefined ? {} : { repository }),
       actor: actorOf(payload),
     },
   };

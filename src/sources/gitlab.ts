@@ -11,7 +11,10 @@
  * - `Merge Request Hook` → `git.pull_request` (actions in the catalog's words);
  * - `Pipeline Hook` → `gitlab.pipeline`, `Deployment Hook` → `gitlab.deployment`: GitLab's own
  *   types (Junction's `pipeline.*` and `deployment.*` describe Junction's runs, not GitLab's);
- * - every other event → no event, with a note.
+ * - every other event (`Issue Hook`, `Job Hook`, `Wiki Page Hook`, …) → one foreign event of type
+ *   `gitlab.<event>`, the name in snake case without ` Hook` (`gitlab.issue`, `gitlab.wiki_page`),
+ *   with `data { action?, repository?, actor, payload }`; a name that does not reduce to lowercase
+ *   letters, digits and underscores (at most 64) is SOURCE_PAYLOAD_INVALID.
  * The CloudEvent id is `X-Gitlab-Event-UUID` and the dedupe key `gitlab:<uuid>`, so a retried
  * delivery is stored once.
  *
@@ -99,10 +102,7 @@ export function mapGitLabDelivery(sourceName: string, request: HookRequest): Sou
     case 'Deployment Hook':
       return one(context, mapDeployment(context));
     default:
-      return {
-        events: [],
-        note: `event '${clip(eventName)}' is not mapped yet; the delivery was accepted and not stored`,
-      };
+      return one(context, mapForeign(context, eventName));
   }
 }
 
@@ -306,6 +306,39 @@ function mapDeployment(context: Context): Mapped {
       commit_url: str(payload['commit_url']),
       job_url: str(payload['deployable_url']),
       actor: str(obj(payload['user'])?.['username']),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events without a Junction type: stored under GitLab's own name.
+
+/** `Wiki Page Hook` → `wiki_page`; undefined for a name that does not reduce to one. */
+export function gitlabEventKey(eventName: string): string | undefined {
+  const key = eventName
+    .replace(/ Hook$/, '')
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
+  return /^[a-z][a-z0-9_]{0,63}$/.test(key) ? key : undefined;
+}
+
+function mapForeign(context: Context, eventName: string): Mapped {
+  const key = gitlabEventKey(eventName);
+  if (key === undefined) {
+    throw invalid('the X-Gitlab-Event header is not an event name (letters, digits, spaces, ending in Hook)');
+  }
+  const { payload } = context;
+  const repository = repositoryOf(payload);
+  const action = str(obj(payload['object_attributes'])?.['action']) ?? str(payload['action']);
+  const fullName = str(repository?.['full_name']);
+  return {
+    type: `gitlab.${key}`,
+    subject: fullName ?? key,
+    data: {
+      ...(action === undefined ? {} : { action }),
+      ...(repository === undefined ? {} : { repository }),
+      actor: str(obj(payload['user'])?.['username']) ?? str(payload['user_username']),
     },
   };
 }

@@ -127,6 +127,20 @@ export function stringSetting(settings: JsonObject, sourceName: string, key: str
   return value;
 }
 
+/** The `auth:` value by which an entry accepts deliveries that carry no credential. */
+export const AUTH_NONE = 'none';
+
+/**
+ * Refuses (CONFIG_INVALID) an entry of a source type that cannot authenticate deliveries unless
+ * it says `auth: none`; `why` explains the provider's limit and ends by asking for `auth: none`.
+ */
+export function requireAuthNone(settings: JsonObject & { readonly name: string }, why: string): void {
+  if (settings.auth === AUTH_NONE) return;
+  throw new JunctionError('CONFIG_INVALID', `sources[name=${settings.name}]: ${why}`, {
+    details: { source: settings.name, key: 'auth' },
+  });
+}
+
 /** Rethrows SOURCE_PAYLOAD_INVALID as is; wraps anything else (a bug) into it. */
 export function asPayloadInvalid(error: unknown, what: string): JunctionError {
   if (error instanceof JunctionError && error.code === 'SOURCE_PAYLOAD_INVALID') return error;

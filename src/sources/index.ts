@@ -16,9 +16,11 @@ import { createGitLabSource } from './gitlab.ts';
 import { grafanaSource } from './grafana.ts';
 import { createHarborSource } from './harbor.ts';
 import { createPubSubSource } from './pubsub.ts';
+import { createQuaySource } from './quay.ts';
 import { createRegistrySource } from './registry.ts';
 import { securityReportSource } from './security-report.ts';
 import type { Source, SourceFactory, SourceSettings } from './source.ts';
+import { createWebhookSource } from './webhook.ts';
 
 export type {
   HookRequest,
@@ -42,18 +44,28 @@ export const SOURCE_FACTORIES: Readonly<Record<string, SourceFactory>> = {
   registry: createRegistrySource,
   dockerhub: createDockerHubSource,
   harbor: createHarborSource,
+  quay: createQuaySource,
   alertmanager: alertmanagerSource,
   grafana: grafanaSource,
   'security-report': securityReportSource,
   eventbridge: createEventBridgeSource,
   pubsub: createPubSubSource,
   eventgrid: createEventGridSource,
+  webhook: createWebhookSource,
 };
 // ---- end of the source registry. -----------------------------------------------------------
 
 /** The supported `type:` values, sorted. */
 export function sourceTypes(): string[] {
   return Object.keys(SOURCE_FACTORIES).sort();
+}
+
+/**
+ * Names of the entries that accept deliveries without authentication (`auth: none`), in
+ * configuration order, for a start-up warning.
+ */
+export function unauthenticatedSources(entries: readonly SourceSettings[]): string[] {
+  return entries.filter((entry) => entry.auth === 'none').map((entry) => entry.name);
 }
 
 /** Builds every configured source; throws `CONFIG_INVALID` for an unknown type or bad settings. */
