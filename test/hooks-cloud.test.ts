@@ -94,3 +94,58 @@ describe('cloud hooks through the server', { skip, timeout: 60_000 }, () => {
     assert.equal(run.pipeline, 'images');
   });
 });
+
+describe('a Pub/Sub push with a Google OIDC token through the server', { timeout: 60_000 }, () => {
+  let app: TestApp;
+  const dir = tempDir();
+  const audience = 'https://junction.example.com/hooks/gcp';
+  let sign: (aud: string) => Promise<string>;
+
+  before(async () => {
+    const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256' };
+    writeFileSync(join(dir.path, 'certs.json'), JSON.stringify({ keys: [jwk] }));
+    sign = (aud) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer('https://accounts.google.com')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(pair.privateKey);
+    app = await startTestApp(
+      { sources: [{ name: 'gcp', type: 'pubsub', audience, jwksFile: join(dir.path, 'certs.json') }] },
+      dir.path,
+    );
+  });
+
+  after(async () => {
+    await app.close();
+    dir.remove();
+  });
+
+  const push = (authorization: string): Promise<{ status: number; body: any }> =>
+    app.post(
+      '/hooks/gcp',
+      JSON.stringify({
+        message: {
+          data: Buffer.from('{"x":1}').toString('base64'),
+          messageId: 'm-1',
+          publishTime: '2026-11-27T12:00:00Z',
+        },
+        subscription: 'projects/p/subscriptions/s',
+      }),
+      { 'content-type': 'application/json', authorization },
+    );
+
+  test('a token for this endpoint is accepted; one for another audience is refused and stores nothing', async () => {
+    const refused = await push(`Bearer ${await sign('https://elsewhere.example.com')}`);
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'SOURCE_UNAUTHENTICATED');
+    assert.equal((await app.app.store.listEvents({ receiver: 'gcp' }, { limit: 10 })).items.length, 0);
+    const accepted = await push(`Bearer ${await sign(audience)}`);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    assert.equal((await app.app.store.listEvents({ receiver: 'gcp' }, { limit: 10 })).items.length, 1);
+  });
+});

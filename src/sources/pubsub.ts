@@ -3,11 +3,12 @@
  * sends, `{ message: { data, attributes, messageId, publishTime, orderingKey? }, subscription }`,
  * at `POST /hooks/<name>`.
  *
- * Authentication: `Authorization: Bearer <token>` (or basic auth) checked by `http-auth.ts`.
- * Pub/Sub itself cannot add a static header: an authenticated push subscription sends a
- * Google-signed OIDC token, whose verification needs Google's keys and is not done by this
- * source. The source is therefore meant to sit behind a relay or proxy that checks Google's
- * token (or the network) and adds the configured bearer token.
+ * Authentication, one of:
+ * - `audience` (+ `jwksFile`, optional `serviceAccountEmail`): the Google-signed OIDC token an
+ *   authenticated push subscription sends, verified by google-oidc.ts (signature against the
+ *   keys in the file, RS256, audience, issuer, expiry);
+ * - `token` (or basic auth) checked by `http-auth.ts`, for a relay or proxy in front of Junction
+ *   that adds the header.
  *
  * Mapping:
  * - a message whose attributes carry CloudEvents binary-mode attributes (`ce-specversion`,
@@ -40,6 +41,8 @@ import {
   uriSafe,
 } from './cloud-bus.ts';
 import type { JsonObject } from './cloud-bus.ts';
+import { JunctionError } from '../errors/index.ts';
+import { googleOidcFromSettings } from './google-oidc.ts';
 import { checkHttpAuth, httpAuthFromSettings } from './http-auth.ts';
 import type { HookRequest, MappedEvent, Source, SourceResult, SourceSettings } from './source.ts';
 
@@ -52,8 +55,29 @@ const CE_PREFIX = 'ce-';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createPubSubSource(settings: SourceSettings): Source {
-  const auth = httpAuthFromSettings(settings);
+  const oidc = googleOidcFromSettings(settings);
   const name = settings.name;
+  if (oidc !== undefined) {
+    if (
+      settings.token !== undefined ||
+      settings['username'] !== undefined ||
+      settings['password'] !== undefined
+    ) {
+      throw new JunctionError(
+        'CONFIG_INVALID',
+        `sources[name=${name}]: set either audience (Google OIDC) or token/username+password, not both`,
+      );
+    }
+    return {
+      name,
+      type: PUBSUB_SOURCE_TYPE,
+      // The token's presence is checked at once; its signature and claims in `verify`.
+      authenticate: (request: HookRequest) => oidc.requireToken(request),
+      verify: (request: HookRequest) => oidc.verify(request),
+      map: (request) => mapPubSubPush(request.body),
+    };
+  }
+  const auth = httpAuthFromSettings(settings);
   return {
     name,
     type: PUBSUB_SOURCE_TYPE,

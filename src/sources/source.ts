@@ -41,6 +41,11 @@ export interface Source {
   readonly name: string;
   readonly type: string;
   authenticate(request: HookRequest): void;
+  /**
+   * A further check that needs to wait (verifying a signed token), run after `authenticate` and
+   * before `map` when the source has one; rejects with SOURCE_UNAUTHENTICATED.
+   */
+  verify?(request: HookRequest): Promise<void>;
   map(request: HookRequest): SourceResult;
 }
 

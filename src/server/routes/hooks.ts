@@ -55,6 +55,7 @@ export function registerHookRoutes(
     let result: SourceResult;
     try {
       source.authenticate(hook);
+      if (source.verify !== undefined) await source.verify(hook);
       result = source.map(hook);
     } catch (error) {
       metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
