@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the git-host sources (GitLab, Gitea/Forgejo, Bitbucket): reading a JSON
+ * Helpers shared by the git-host sources (GitHub, GitLab, Gitea/Forgejo, Bitbucket): reading a JSON
  * body, reading a delivery id from a header, the commit and changed-files shapes of `git.push`,
  * and the last check that a produced event is a valid CloudEvent.
  *

@@ -43,6 +43,7 @@ import {
   str,
   validEvent,
 } from './git-common.ts';
+import { actorOf, githubStylePullRequest, githubStyleRelease, repositoryOf } from './github.ts';
 import { verifyHexHmac } from './hmac.ts';
 import type { HookRequest, Source, SourceResult, SourceSettings } from './source.ts';
 
@@ -113,9 +114,9 @@ export function mapGiteaDelivery(sourceName: string, request: HookRequest): Sour
     case 'push':
       return mapPush(context);
     case 'pull_request':
-      return one(context, mapPullRequest(context));
+      return one(context, githubStylePullRequest(context.payload));
     case 'release':
-      return one(context, mapRelease(context));
+      return one(context, githubStyleRelease(context.payload));
     case 'delete':
       return mapDelete(context);
     case 'create':
@@ -243,103 +244,4 @@ function mapDelete(context: Context): SourceResult {
     subject: fullRef,
     data: { repository: repositoryOf(payload), ref: fullRef, branch, deleted: true, actor: actorOf(payload) },
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// pull_request and release
-
-function mapPullRequest(context: Context): Mapped {
-  const { payload } = context;
-  const pr = obj(payload['pull_request']);
-  const number = payload['number'] ?? pr?.['number'];
-  if (pr === undefined || typeof number !== 'number') {
-    throw invalid('the pull_request payload has no pull_request object or number');
-  }
-  const head = obj(pr['head']) ?? {};
-  const base = obj(pr['base']) ?? {};
-  const merged = pr['merged'] === true;
-  const action = str(payload['action']);
-  const labels = list(pr['labels'])
-    .slice(0, 1000)
-    .map((label) => str(obj(label)?.['name']))
-    .filter((label) => label !== undefined);
-  return {
-    type: 'git.pull_request',
-    subject: `pull/${number}`,
-    time: isoTime(str(pr['updated_at'])),
-    data: {
-      repository: repositoryOf(payload),
-      action: normalizeAction(action, merged),
-      number,
-      title: str(pr['title']),
-      url: str(pr['html_url']),
-      author: str(obj(pr['user'])?.['login']),
-      labels,
-      head_ref: str(head['ref']),
-      head_sha: str(head['sha']),
-      base_ref: str(base['ref']),
-      base_branch: str(base['ref']),
-      base_sha: str(base['sha']),
-      draft: pr['draft'] === true,
-      merged,
-      actor: actorOf(payload),
-    },
-  };
-}
-
-/** The catalog's words: `synchronize` → `synchronized`, a merged `closed` → `merged`. */
-function normalizeAction(action: string | undefined, merged: boolean): string | undefined {
-  if (action === 'synchronize') return 'synchronized';
-  if (action === 'closed' && merged) return 'merged';
-  return action;
-}
-
-function mapRelease(context: Context): Mapped {
-  const { payload } = context;
-  const release = obj(payload['release']);
-  const tag = str(release?.['tag_name']);
-  if (release === undefined || tag === undefined)
-    throw invalid('the release payload has no release.tag_name');
-  return {
-    type: 'git.release',
-    subject: `refs/tags/${tag}`,
-    time: isoTime(str(release['published_at']) ?? str(release['created_at'])),
-    data: {
-      repository: repositoryOf(payload),
-      action: str(payload['action']),
-      tag,
-      name: str(release['name']),
-      url: str(release['html_url']),
-      target: str(release['target_commitish']),
-      draft: release['draft'] === true,
-      prerelease: release['prerelease'] === true,
-      author: str(obj(release['author'])?.['login']),
-      actor: actorOf(payload),
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shared fields
-
-function repositoryOf(payload: JsonRecord): JsonRecord | undefined {
-  const repo = obj(payload['repository']);
-  if (repo === undefined) return undefined;
-  const owner = obj(repo['owner']);
-  return {
-    full_name: str(repo['full_name']),
-    name: str(repo['name']),
-    owner: str(owner?.['login']) ?? str(owner?.['username']),
-    clone_url: str(repo['clone_url']),
-    html_url: str(repo['html_url']),
-    default_branch: str(repo['default_branch']),
-  };
-}
-
-function actorOf(payload: JsonRecord): string | undefined {
-  const sender = obj(payload['sender']);
-  const pusher = obj(payload['pusher']);
-  return (
-    str(sender?.['login']) ?? str(sender?.['username']) ?? str(pusher?.['login']) ?? str(pusher?.['username'])
-  );
 }

@@ -24,6 +24,7 @@
 import type { CloudEvent } from '../events/index.ts';
 import { parseJsonBytes, parseMediaType } from '../events/index.ts';
 import { JunctionError, errorMessage } from '../errors/index.ts';
+import { invalid, isoTime, list, obj, str } from './git-common.ts';
 import { verifyPrefixedHmac } from './hmac.ts';
 import type { HookRequest, Source, SourceResult, SourceSettings } from './source.ts';
 
@@ -82,9 +83,9 @@ export function mapGitHubDelivery(sourceName: string, request: HookRequest): Sou
     case 'push':
       return mapPush(context);
     case 'pull_request':
-      return one(context, mapPullRequest(context));
+      return one(context, githubStylePullRequest(context.payload));
     case 'release':
-      return one(context, mapRelease(context));
+      return one(context, githubStyleRelease(context.payload));
     default:
       return one(context, mapForeign(context, eventName));
   }
@@ -97,7 +98,7 @@ interface Context {
   readonly receivedAt: Date;
 }
 
-interface Mapped {
+export interface Mapped {
   readonly type: string;
   readonly subject: string;
   readonly time?: string | undefined;
@@ -248,8 +249,8 @@ function headCommitTime(payload: Record<string, unknown>): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // pull_request and release
 
-function mapPullRequest(context: Context): Mapped {
-  const { payload } = context;
+/** A GitHub-shaped `pull_request` payload (GitHub, Gitea, Forgejo) as `git.pull_request`. */
+export function githubStylePullRequest(payload: Record<string, unknown>): Mapped {
   const pr = obj(payload['pull_request']);
   const number = payload['number'] ?? pr?.['number'];
   if (pr === undefined || typeof number !== 'number') {
@@ -259,9 +260,10 @@ function mapPullRequest(context: Context): Mapped {
   const base = obj(pr['base']) ?? {};
   const merged = pr['merged'] === true;
   const action = str(payload['action']);
-  const labels = Array.isArray(pr['labels'])
-    ? pr['labels'].map((l) => str(obj(l)?.['name'])).filter((l) => l !== undefined)
-    : [];
+  const labels = list(pr['labels'])
+    .slice(0, 1000)
+    .map((label) => str(obj(label)?.['name']))
+    .filter((label) => label !== undefined);
   return {
     type: 'git.pull_request',
     subject: `pull/${number}`,
@@ -293,8 +295,8 @@ function normalizeAction(action: string | undefined, merged: boolean): string | 
   return action;
 }
 
-function mapRelease(context: Context): Mapped {
-  const { payload } = context;
+/** A GitHub-shaped `release` payload (GitHub, Gitea, Forgejo) as `git.release`. */
+export function githubStyleRelease(payload: Record<string, unknown>): Mapped {
   const release = obj(payload['release']);
   const tag = str(release?.['tag_name']);
   if (release === undefined || tag === undefined)
@@ -343,40 +345,30 @@ function mapForeign(context: Context, eventName: string): Mapped {
 // ---------------------------------------------------------------------------------------------
 // Shared fields.
 
-function repositoryOf(payload: Record<string, unknown>): Record<string, unknown> | undefined {
+/** `data.repository` of a GitHub-shaped payload; Gitea and Forgejo name the owner `username`. */
+export function repositoryOf(payload: Record<string, unknown>): Record<string, unknown> | undefined {
   const repo = obj(payload['repository']);
   if (repo === undefined) return undefined;
   const owner = obj(repo['owner']);
   return {
     full_name: str(repo['full_name']),
     name: str(repo['name']),
-    owner: str(owner?.['login']) ?? str(owner?.['name']),
+    owner: str(owner?.['login']) ?? str(owner?.['name']) ?? str(owner?.['username']),
     clone_url: str(repo['clone_url']),
     html_url: str(repo['html_url']),
     default_branch: str(repo['default_branch']) ?? str(repo['master_branch']),
   };
 }
 
-function actorOf(payload: Record<string, unknown>): string | undefined {
-  return str(obj(payload['sender'])?.['login']) ?? str(obj(payload['pusher'])?.['name']);
-}
-
-function isoTime(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
-}
-
-function obj(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function invalid(message: string, cause?: unknown): JunctionError {
-  return new JunctionError('SOURCE_PAYLOAD_INVALID', message, cause === undefined ? {} : { cause });
+/** Who caused a GitHub-shaped delivery: the sender, else the pusher. */
+export function actorOf(payload: Record<string, unknown>): string | undefined {
+  const sender = obj(payload['sender']);
+  const pusher = obj(payload['pusher']);
+  return (
+    str(sender?.['login']) ??
+    str(sender?.['username']) ??
+    str(pusher?.['login']) ??
+    str(pusher?.['username']) ??
+    str(pusher?.['name'])
+  );
 }
