@@ -12,7 +12,7 @@ import { createSchemaRegistry, loadSchemaDir } from './events/index.ts';
 import { createIntake, createOutboxRelay, type Intake, type OutboxRelay } from './intake/index.ts';
 import { createLogger, createMetrics, type Logger, type Metrics } from './observability/index.ts';
 import { createServer, isLoopbackAddress, type JunctionServer } from './server/index.ts';
-import { createSources, unauthenticatedSources } from './sources/index.ts';
+import { createSources, hookBodyLimit, unauthenticatedSources } from './sources/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from './errors/index.ts';
 import {
   formatProblems,
@@ -190,6 +190,9 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       metrics,
       logger,
       sources,
+      hookBodyLimits: new Map(
+        config.sources.map((entry) => [entry.name, hookBodyLimit(entry, config.server.bodyLimitBytes)]),
+      ),
       runs: {
         cancel: (runId, reason) => scheduler.cancel(runId, reason),
         rerun: async (runId, rerunOptions) => {

@@ -60,8 +60,7 @@ describe('POST /hooks/github', { timeout: 60_000 }, () => {
     writeFileSync(join(dir.path, 'pipelines', 'build.yaml'), PIPELINE);
     t = await startTestApp(
       {
-        sources: [{ name: 'github', type: 'github', secret: SECRET }],
-        server: { bodyLimit: '64KiB' },
+        sources: [{ name: 'github', type: 'github', secret: SECRET, bodyLimit: '64KiB' }],
         workers: { concurrency: 0 },
       },
       dir.path,

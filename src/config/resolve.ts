@@ -98,7 +98,10 @@ export function resolveConfig(file: ConfigFile, options: ResolveOptions): Juncti
       level: file.log?.level ?? CONFIG_DEFAULTS.log.level,
       format: file.log?.format ?? CONFIG_DEFAULTS.log.format,
     },
-    sources: structuredClone(file.sources ?? []),
+    sources: (file.sources ?? []).map(({ bodyLimit, ...entry }) => ({
+      ...structuredClone(entry),
+      ...(bodyLimit === undefined ? {} : { bodyLimitBytes: parseByteSize(bodyLimit as number | string)! }),
+    })),
   };
   return deepFreeze(config);
 }

@@ -335,6 +335,13 @@ export const configJsonSchema = {
             minLength: 1,
             'x-secret': true,
           },
+          bodyLimit: {
+            description:
+              "Largest delivery this receiver accepts, as whole bytes or a size with a unit ('25MB', '32MiB'). Default: the provider's own cap where it has one (github 25MB, security-report 32MiB), otherwise server.bodyLimit. Larger deliveries get 413.",
+            type: ['integer', 'string'],
+            minimum: 1,
+            format: 'byte-size',
+          },
           auth: {
             description:
               "Set to 'none' to accept deliveries that carry no credential, for senders that cannot authenticate (such as 'dockerhub' and 'quay'). Junction warns about it at start-up.",

@@ -19,6 +19,8 @@ export interface SourceConfig {
   readonly secret?: string;
   /** Token the sender presents (secret; masked and redacted). */
   readonly token?: string;
+  /** YAML key `bodyLimit`: largest delivery accepted; the provider's default when absent. */
+  readonly bodyLimitBytes?: number;
   readonly [option: string]: unknown;
 }
 

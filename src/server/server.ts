@@ -58,6 +58,8 @@ export interface ServerDeps {
   readonly runs?: RunControl;
   /** The configured sources by name, served at `POST /hooks/<name>`; none when absent. */
   readonly sources?: ReadonlyMap<string, Source>;
+  /** Body limit per source name; `settings.bodyLimitBytes` for a source not listed. */
+  readonly hookBodyLimits?: ReadonlyMap<string, number>;
 }
 
 export interface JunctionServer {
@@ -123,7 +125,11 @@ export function createServer(deps: ServerDeps): JunctionServer {
   registerApiRunRoutes(fastify, context);
   registerApiLogRoutes(fastify, context);
   registerHealthRoutes(fastify, context);
-  registerHookRoutes(fastify, { ...context, sources: deps.sources ?? new Map<string, Source>() });
+  registerHookRoutes(fastify, {
+    ...context,
+    sources: deps.sources ?? new Map<string, Source>(),
+    bodyLimits: deps.hookBodyLimits ?? new Map<string, number>(),
+  });
 
   return {
     fastify,

@@ -90,4 +90,24 @@ export function createSources(entries: readonly SourceSettings[]): Map<string, S
   return sources;
 }
 
+/**
+ * The largest delivery a provider sends, where it documents one above the server's usual limit:
+ * GitHub caps webhook payloads at 25 MB; scanner reports (SARIF of a large monorepo) run to tens
+ * of megabytes. Other sources default to `server.bodyLimit`.
+ */
+const PROVIDER_BODY_LIMITS: Readonly<Record<string, number>> = {
+  github: 25 * 1000 * 1000,
+  'security-report': 32 * 1024 * 1024,
+};
+
+/** The body limit of a source's receiver: its `bodyLimit`, else its provider's cap, else the server's. */
+export function hookBodyLimit(settings: SourceSettings, serverLimitBytes: number): number {
+  const configured = settings['bodyLimitBytes'];
+  if (typeof configured === 'number') return configured;
+  const provider = Object.hasOwn(PROVIDER_BODY_LIMITS, settings.type)
+    ? PROVIDER_BODY_LIMITS[settings.type]
+    : undefined;
+  return provider === undefined ? serverLimitBytes : Math.max(provider, serverLimitBytes);
+}
+
 export { eventGridValidationCode } from './eventgrid.ts';

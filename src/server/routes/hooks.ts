@@ -6,6 +6,7 @@
  * several events, and 200 `{ ids: [], note }` for a delivery that carries no event (a ping).
  * Rejections are counted per source and code (`junction_intake_rejected_total`).
  */
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
 import {
@@ -18,9 +19,16 @@ import type { RouteContext } from '../context.ts';
 
 export function registerHookRoutes(
   fastify: FastifyInstance,
-  context: RouteContext & { readonly sources: ReadonlyMap<string, Source> },
+  context: RouteContext & {
+    readonly sources: ReadonlyMap<string, Source>;
+    readonly bodyLimits: ReadonlyMap<string, number>;
+  },
 ): void {
-  const { intake, sources, metrics } = context;
+  const { intake, sources, metrics, bodyLimits } = context;
+  const serverLimit = context.settings.bodyLimitBytes;
+  const limitOf = (name: string): number => bodyLimits.get(name) ?? serverLimit;
+  // The framework's own limit is the largest of any source; each source's is enforced while reading.
+  const routeLimit = Math.max(serverLimit, ...bodyLimits.values());
 
   // The CloudEvents webhook handshake (abuse protection): a sender asks with OPTIONS and
   // WebHook-Request-Origin whether it may deliver; deliveries are still authenticated by the source.
@@ -40,49 +48,94 @@ export function registerHookRoutes(
     return reply.code(200).send();
   });
 
-  fastify.post<{ Params: { name: string } }>('/hooks/:name', async (request, reply) => {
-    const source = sources.get(request.params.name);
-    if (source === undefined) {
-      throw new JunctionError(
-        'SOURCE_NOT_FOUND',
-        `no source named '${request.params.name.slice(0, 100)}' in sources: of junction.yaml`,
-      );
-    }
-    if (context.state.draining) {
-      throw new JunctionError('INTAKE_SHUTTING_DOWN', 'the server is shutting down; retry shortly');
-    }
-    const hook = hookRequest(request);
-    let result: SourceResult;
-    try {
-      source.authenticate(hook);
-      if (source.verify !== undefined) await source.verify(hook);
-      result = source.map(hook);
-    } catch (error) {
-      metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
-      throw error;
-    }
-    if (result.events.length === 0) {
-      // Azure Event Grid proves the endpoint by expecting its validation code echoed back.
-      const code = source.type === 'eventgrid' ? eventGridValidationCode(hook.body) : undefined;
-      if (code !== undefined) return reply.code(200).send({ validationResponse: code });
-      return reply.code(200).send({ ids: [], note: result.note ?? 'the delivery carries no event' });
-    }
-    const results = await intake.submit(
-      source.name,
-      result.events.map((m) => m.event),
-      { dedupeKeys: result.events.map((m) => m.dedupeKey) },
+  const tooLarge = (name: string): JunctionError =>
+    new JunctionError(
+      'EVENT_TOO_LARGE',
+      `the delivery is larger than the limit of ${limitOf(name)} bytes of source '${name}' (sources[].bodyLimit)`,
     );
-    if (results.length > 1) {
-      const duplicates = results.filter((r) => r.duplicate).length;
-      return reply
-        .code(duplicates === results.length ? 200 : 202)
-        .send({ ids: results.map((r) => r.id), duplicates });
+
+  const preParsing = (
+    request: FastifyRequest<{ Params: { name: string } }>,
+    _reply: unknown,
+    payload: Readable,
+    done: (error?: Error | null, payload?: Readable) => void,
+  ): void => {
+    const name = request.params.name;
+    if (!sources.has(name)) {
+      done(null, payload);
+      return;
     }
-    const stored = results[0];
-    if (stored === undefined) throw new JunctionError('INTERNAL', 'intake returned no result');
-    if (!stored.duplicate) void reply.header('location', `/api/v1/events/${stored.id}`);
-    return reply.code(stored.duplicate ? 200 : 202).send({ id: stored.id, duplicate: stored.duplicate });
-  });
+    const limit = limitOf(name);
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      metrics.intake.rejected(name, 'EVENT_TOO_LARGE');
+      done(tooLarge(name));
+      return;
+    }
+    // A chunked body declares no length: count while reading and stop at the limit.
+    let seen = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, next: TransformCallback) {
+        seen += chunk.length;
+        if (seen > limit) {
+          metrics.intake.rejected(name, 'EVENT_TOO_LARGE');
+          next(tooLarge(name));
+          return;
+        }
+        next(null, chunk);
+      },
+    });
+    payload.on('error', (error: Error) => counter.destroy(error));
+    done(null, payload.pipe(counter));
+  };
+
+  fastify.post<{ Params: { name: string } }>(
+    '/hooks/:name',
+    { bodyLimit: routeLimit, preParsing },
+    async (request, reply) => {
+      const source = sources.get(request.params.name);
+      if (source === undefined) {
+        throw new JunctionError(
+          'SOURCE_NOT_FOUND',
+          `no source named '${request.params.name.slice(0, 100)}' in sources: of junction.yaml`,
+        );
+      }
+      if (context.state.draining) {
+        throw new JunctionError('INTAKE_SHUTTING_DOWN', 'the server is shutting down; retry shortly');
+      }
+      const hook = hookRequest(request);
+      let result: SourceResult;
+      try {
+        source.authenticate(hook);
+        if (source.verify !== undefined) await source.verify(hook);
+        result = source.map(hook);
+      } catch (error) {
+        metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
+        throw error;
+      }
+      if (result.events.length === 0) {
+        // Azure Event Grid proves the endpoint by expecting its validation code echoed back.
+        const code = source.type === 'eventgrid' ? eventGridValidationCode(hook.body) : undefined;
+        if (code !== undefined) return reply.code(200).send({ validationResponse: code });
+        return reply.code(200).send({ ids: [], note: result.note ?? 'the delivery carries no event' });
+      }
+      const results = await intake.submit(
+        source.name,
+        result.events.map((m) => m.event),
+        { dedupeKeys: result.events.map((m) => m.dedupeKey) },
+      );
+      if (results.length > 1) {
+        const duplicates = results.filter((r) => r.duplicate).length;
+        return reply
+          .code(duplicates === results.length ? 200 : 202)
+          .send({ ids: results.map((r) => r.id), duplicates });
+      }
+      const stored = results[0];
+      if (stored === undefined) throw new JunctionError('INTERNAL', 'intake returned no result');
+      if (!stored.duplicate) void reply.header('location', `/api/v1/events/${stored.id}`);
+      return reply.code(stored.duplicate ? 200 : 202).send({ id: stored.id, duplicate: stored.duplicate });
+    },
+  );
 }
 
 /** The request as a source sees it: lower-case single-valued headers (a repeated one is dropped). */
