@@ -5,16 +5,16 @@
  * `prometheus-alertmanager` / `alertmanager` binary is installed, except under CI=true.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { CloudEvent } from '../src/events/index.ts';
 import { alertmanagerSource, labelsFingerprint } from '../src/sources/alertmanager.ts';
 import type { MappedEvent } from '../src/sources/source.ts';
+import { eventually } from './helpers/app.ts';
+import { findBinary, startAlertmanager } from './helpers/peers.ts';
 
 const TOKEN = 'e2e-webhook-token';
 const binary = findBinary(['prometheus-alertmanager', 'alertmanager']);
@@ -25,35 +25,6 @@ if (binary === undefined) {
     void test('alertmanager is installed', () => assert.fail('CI needs the prometheus-alertmanager binary'));
   } else {
     console.warn('notice: skipping alertmanager end-to-end test: no alertmanager binary on PATH');
-  }
-}
-
-function findBinary(names: readonly string[]): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    for (const name of names) {
-      const candidate = path.join(dir, name);
-      if (dir !== '' && fs.existsSync(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -89,55 +60,14 @@ void test(
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'junction-am-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const config = [
-      'route:',
-      '  receiver: junction',
-      "  group_by: ['alertname']",
-      '  group_wait: 1s',
-      '  group_interval: 1s',
-      '  repeat_interval: 1h',
-      'receivers:',
-      '  - name: junction',
-      '    webhook_configs:',
-      `      - url: http://127.0.0.1:${address.port}/hooks/am-e2e`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      '            type: Bearer',
-      `            credentials: ${TOKEN}`,
-      '',
-    ].join('\n');
-    fs.writeFileSync(path.join(dir, 'alertmanager.yml'), config);
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    let log = '';
-    const child: ChildProcess = spawn(
-      binary ?? 'alertmanager',
-      [
-        `--config.file=${path.join(dir, 'alertmanager.yml')}`,
-        `--storage.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        `--web.external-url=${base}/`,
-        '--cluster.listen-address=',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log = (log + chunk.toString('utf8')).slice(-4000);
+    const alertmanager = await startAlertmanager({
+      binary: binary ?? 'alertmanager',
+      dir,
+      webhookUrl: `http://127.0.0.1:${address.port}/hooks/am-e2e`,
+      token: TOKEN,
+      cleanup: (fn) => t.after(fn),
     });
-    child.stdout?.resume();
-    t.after(() => {
-      child.kill('SIGTERM');
-    });
-
-    await until('alertmanager to be ready', 15_000, async () => {
-      if (child.exitCode !== null) throw new Error(`alertmanager exited early (${child.exitCode}): ${log}`);
-      const ok = await fetch(`${base}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      return ok ? true : undefined;
-    });
+    const base = alertmanager.url;
 
     const labels = { alertname: 'JunctionE2E', service: 'web', severity: 'critical', env: 'test' };
     const startsAt = new Date(Date.now() - 1000).toISOString();
@@ -151,12 +81,16 @@ void test(
     };
 
     await post({});
-    const firing = await until('the firing webhook', 15_000, () =>
-      Promise.resolve(received.find((m) => m.event.type === 'alert.firing')),
+    const firing = await eventually(
+      () => received.find((m) => m.event.type === 'alert.firing'),
+      15_000,
+      'the firing webhook',
     );
     await post({ endsAt: new Date().toISOString() });
-    const resolved = await until('the resolved webhook', 15_000, () =>
-      Promise.resolve(received.find((m) => m.event.type === 'alert.resolved')),
+    const resolved = await eventually(
+      () => received.find((m) => m.event.type === 'alert.resolved'),
+      15_000,
+      'the resolved webhook',
     );
     assert.deepEqual(failures, []);
 
