@@ -16,6 +16,13 @@ import { compilePipelines } from '../src/triggers/index.ts';
 import { eventually, repoRoot, runCli, startTestApp, tempDir, type TestApp } from './helpers/app.ts';
 
 const examplesDir = join(repoRoot, 'examples');
+/** Values for the `${VAR}` credentials the examples' junction.yaml files read. */
+const EXAMPLE_ENV = {
+  GITHUB_WEBHOOK_SECRET: 'example-webhook-secret',
+  GIT_HOOK_TOKEN: 'example-git-hook-token',
+  REGISTRY_NOTIFY_TOKEN: 'example-registry-token',
+  SCAN_UPLOAD_TOKEN: 'example-scan-upload-token',
+};
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'timed-out']);
 
 interface Example {
@@ -82,7 +89,7 @@ describe('examples', { concurrency: true, timeout: 60_000 }, () => {
     for (const name of names) {
       const dir = join(examplesDir, name);
       assert.ok(existsSync(join(dir, 'README.md')), `${name} has no README.md`);
-      const { config } = await loadConfig({ cwd: dir, env: {} });
+      const { config } = await loadConfig({ cwd: dir, env: EXAMPLE_ENV });
       const loaded = await loadPipelineDir(config.pipelines.dir, {
         checkExpression: checkPipelineExpression,
       });

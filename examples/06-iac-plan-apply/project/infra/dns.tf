@@ -1,0 +1,4 @@
+resource "dns_record" "www" {
+  name = "www"
+  ttl  = 300
+}
