@@ -178,6 +178,11 @@ describe('checkout', { timeout: 120_000 }, () => {
         { repository: repo, ref: second },
       ],
       [
+        // git.pull_request as every git-host source maps it: the head commit, not the base ref.
+        { repository: { clone_url: repo }, head_sha: second, base_ref: 'main', ref: 'refs/heads/main' },
+        { repository: repo, ref: second },
+      ],
+      [
         { repository: { clone_url: repo }, ref: 'refs/tags/v1' },
         { repository: repo, ref: 'refs/tags/v1' },
       ],

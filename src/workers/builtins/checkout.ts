@@ -198,13 +198,15 @@ export function checkoutTarget(inputs: CheckoutInputs, eventData: unknown): Chec
     after,
     field(eventData, 'sha'),
     field(eventData, 'commit'),
+    // git.pull_request events of every git-host source: the head commit of the pull request.
+    field(eventData, 'head_sha'),
     field(eventData, 'head', 'sha'),
     field(eventData, 'pull_request', 'head', 'sha'),
     field(eventData, 'ref'),
   );
   if (ref === undefined)
     throw invalid(
-      "no commit to check out: the event's data has no after, sha, commit, head.sha, pull_request.head.sha or ref; set with.ref",
+      "no commit to check out: the event's data has no after, sha, commit, head_sha, head.sha, pull_request.head.sha or ref; set with.ref",
       'with.ref',
     );
   return { repository, ref: validateRef(ref) };
