@@ -148,10 +148,12 @@ describe('bitbucket: hostile payloads', () => {
     const change = { old: ref('branch', 'main', 'a'), new: ref('branch', 'main', 'b'), commits };
     assert.equal((dataOf(mapOne(request('repo:push', pushOf(change))))['commits'] as unknown[]).length, 100);
   });
-  test('unknown keys are notes', () => {
-    const result = source.map(request('pullrequest:approved', {}));
-    assert.deepEqual(result.events, []);
-    assert.match(result.note ?? '', /not mapped yet/);
+  test('unknown keys are stored under their own name', () => {
+    const result = source.map(request('pullrequest:approved', { repository: { full_name: 'acme/app' } }));
+    assert.equal(result.events.length, 1);
+    assert.equal(result.events[0]!.event.type, 'bitbucket.pullrequest.approved');
+    assert.equal(result.events[0]!.event.subject, 'acme/app');
+    assert.throws(() => source.map(request('repo push!', {})), /not an event key/);
   });
   test('a strange full name does not become a URL', () => {
     const body = { ...pushOf({ new: ref('branch', 'main', 'b') }), repository: { full_name: 'a b/../c' } };

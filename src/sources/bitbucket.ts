@@ -12,7 +12,8 @@
  *   lists, so `changed_files` is never set (path filters do not apply).
  * - `pullrequest:created|updated|fulfilled|rejected` → `git.pull_request` with action
  *   `opened|synchronized|merged|closed`;
- * - every other key → no event, with a note.
+ * - every other key → `bitbucket.<key>` with `:` as `.` (such as `bitbucket.repo.fork`), its data
+ *   the repository and actor beside the payload.
  * The CloudEvent id is `X-Request-UUID` (with `:<n>` for the n-th change of a push) and the dedupe
  * key `bitbucket:<id>`, so a retried delivery (same request UUID) is stored once.
  *
@@ -99,9 +100,24 @@ export function mapBitbucketDelivery(sourceName: string, request: HookRequest): 
   if (eventKey === 'repo:push') return mapPush(context);
   const prAction = Object.hasOwn(PR_ACTIONS, eventKey) ? PR_ACTIONS[eventKey] : undefined;
   if (prAction !== undefined) return { events: [toMappedEvent(context, mapPullRequest(context, prAction))] };
+  return { events: [toMappedEvent(context, mapForeign(context, eventKey))] };
+}
+
+/** An event without a Junction type, stored under Bitbucket's key: `repo:fork` → `bitbucket.repo.fork`. */
+function mapForeign(context: Context, eventKey: string): Mapped {
+  if (!/^[a-z][a-z0-9_]{0,31}(:[a-z][a-z0-9_]{0,31}){0,3}$/.test(eventKey)) {
+    throw invalid('the X-Event-Key header is not an event key (such as repo:push)');
+  }
+  const repository = repositoryOf(context.payload);
+  const fullName = str(repository?.['full_name']);
   return {
-    events: [],
-    note: `event '${clip(eventKey)}' is not mapped yet; the delivery was accepted and not stored`,
+    id: context.requestId,
+    type: `bitbucket.${eventKey.replaceAll(':', '.')}`,
+    subject: fullName ?? eventKey,
+    data: {
+      ...(repository === undefined ? {} : { repository }),
+      actor: actorOf(context.payload),
+    },
   };
 }
 

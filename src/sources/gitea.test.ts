@@ -178,10 +178,15 @@ describe('gitea: hostile payloads', () => {
     assert.equal((data['commits'] as unknown[]).length, 100);
     assert.equal(data['changed_files'], undefined);
   });
-  test('unknown events are notes', () => {
-    const result = source.map(request('issues', '{}'));
-    assert.deepEqual(result.events, []);
-    assert.match(result.note ?? '', /not mapped yet/);
+  test('unknown events are stored under their own name', () => {
+    const result = source.map(
+      request('issues', JSON.stringify({ action: 'opened', repository: { full_name: 'acme/app' } })),
+    );
+    assert.equal(result.events.length, 1);
+    assert.equal(result.events[0]!.event.type, 'gitea.issues');
+    assert.equal(result.events[0]!.event.subject, 'acme/app');
+    assert.equal((result.events[0]!.event.data as { action: string }).action, 'opened');
+    assert.throws(() => source.map(request('Issues; rm', '{}')), /not an event name/);
   });
 });
 

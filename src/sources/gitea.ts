@@ -16,7 +16,8 @@
  * - `delete` of a branch → `git.branch.deleted`; `delete` of a tag → nothing, with a note;
  * - `create` → nothing, with a note: Gitea also sends a `push` for every new branch or tag, and
  *   that push is the one mapped (as `git.push` or `git.tag`), so a tag is not reported twice;
- * - every other event → no event, with a note.
+ * - every other event → `gitea.<event>` (such as `gitea.issues`), its data the action, repository
+ *   and actor beside the payload.
  * The CloudEvent id is the delivery (`X-Gitea-Delivery`, `X-Forgejo-Delivery`, `X-Gogs-Delivery`)
  * and the dedupe key `gitea:<delivery>`, so a redelivery is stored once.
  *
@@ -125,11 +126,28 @@ export function mapGiteaDelivery(sourceName: string, request: HookRequest): Sour
         note: `create of ${clip(str(payload['ref_type']) ?? 'a ref')} '${clip(str(payload['ref']) ?? '', 200)}' is reported by its push event; the delivery was accepted and not stored`,
       };
     default:
-      return {
-        events: [],
-        note: `event '${clip(eventName)}' is not mapped yet; the delivery was accepted and not stored`,
-      };
+      return one(context, mapForeign(context, eventName));
   }
+}
+
+/** An event without a Junction type, stored under Gitea's own name: `gitea.<event>`. */
+function mapForeign(context: Context, eventName: string): Mapped {
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(eventName)) {
+    throw invalid('the X-Gitea-Event header is not an event name (lowercase letters, digits, underscores)');
+  }
+  const { payload } = context;
+  const repository = repositoryOf(payload);
+  const action = str(payload['action']);
+  const fullName = str(repository?.['full_name']);
+  return {
+    type: `gitea.${eventName}`,
+    subject: fullName ?? eventName,
+    data: {
+      ...(action === undefined ? {} : { action }),
+      ...(repository === undefined ? {} : { repository }),
+      actor: actorOf(payload),
+    },
+  };
 }
 
 function firstHeader(request: HookRequest, names: readonly string[]): string | undefined {
