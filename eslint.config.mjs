@@ -22,6 +22,7 @@ const domains = [
   'server',
   'cli',
   'yaml',
+  'notifiers',
 ];
 
 // What each domain must not import (see docs/architecture.md).
@@ -71,6 +72,8 @@ const forbidden = {
   runs: ['sources', 'server', 'cli', 'workers'],
   // Workers run jobs; they publish through a function they are given, not through intake or the bus.
   workers: ['sources', 'server', 'cli', 'intake', 'bus', 'config'],
+  // Notifiers report runs outward: events from the bus, run and event records from the store.
+  notifiers: ['sources', 'server', 'cli', 'config', 'runs', 'workers', 'triggers', 'pipelines', 'expr'],
 };
 
 const zones = Object.entries(forbidden).flatMap(([target, from]) =>

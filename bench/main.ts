@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [name...] [--duration 10s] [--connections 64] [--json]`: runs the named
+ * `npm run bench -- [name...] [--duration 10s] [--connections 64] [--rate 200] [--json]`: runs the named
  * benchmarks (all when none is named) one after the other and prints their reports, or with
  * `--json` one JSON object keyed by benchmark name. Progress goes to stderr.
  *
@@ -14,8 +14,9 @@ import type { Benchmark } from './lib/benchmark.ts';
 import { findWrk } from './lib/wrk.ts';
 import { intakeBenchmark } from './intake.ts';
 import { runnerBenchmark } from './runner.ts';
+import { soakBenchmark } from './soak.ts';
 
-const BENCHMARKS: readonly Benchmark[] = [intakeBenchmark, runnerBenchmark];
+const BENCHMARKS: readonly Benchmark[] = [intakeBenchmark, runnerBenchmark, soakBenchmark];
 
 function listBenchmarks(): string {
   const width = Math.max(...BENCHMARKS.map((b) => b.name.length));

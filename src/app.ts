@@ -21,17 +21,30 @@ import {
   type PipelineDirResult,
   type PipelineDirWatcher,
 } from './pipelines/index.ts';
-import { compilePipelines, NO_PIPELINES, type RoutablePipelines } from './triggers/index.ts';
+import {
+  compilePipelines,
+  NO_PIPELINES,
+  scheduledTriggers,
+  type RoutablePipelines,
+} from './triggers/index.ts';
+import { createScheduleTicker, SCHEDULE_RECEIVER, type ScheduleTicker } from './sources/schedule.ts';
 import {
   checkPipelineExpression,
   createRouter,
   createScheduler,
+  requestRollback,
   rerunRun,
+  type RollbackRequest,
+  type RollbackResult,
+  approvalState,
+  createEnvironmentPolicy,
+  decideApproval,
   type Router,
   type Scheduler,
 } from './runs/index.ts';
 import { createWorkerPool, runJob, type WorkerPool } from './workers/index.ts';
 import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
+import { createNotifier, type Notifier } from './notifiers/index.ts';
 import type { CloudEvent } from './events/index.ts';
 
 export interface App {
@@ -47,6 +60,8 @@ export interface App {
   /** Undefined when `workers.concurrency` is 0. */
   readonly workers: WorkerPool | undefined;
   readonly server: JunctionServer;
+  /** Fires the `schedule` triggers of the loaded pipelines. */
+  readonly schedules: ScheduleTicker;
   /** The pipelines events are routed against right now. */
   pipelines(): RoutablePipelines;
   readonly metrics: Metrics;
@@ -108,6 +123,13 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       intake.pending(),
     );
 
+    const schedules = createScheduleTicker({
+      slots: store,
+      submit: async (events) => {
+        await intake.submit(SCHEDULE_RECEIVER, events);
+      },
+      logger,
+    });
     let routable = await loadPipelines(config.pipelines.dir, logger);
     let watcher: PipelineDirWatcher | undefined;
     if (existsSync(config.pipelines.dir)) {
@@ -117,6 +139,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
           const next = compileAndReport(result, logger);
           logChanges(routable, next, logger);
           routable = next;
+          void schedules.update(scheduledTriggers(next));
         },
         {
           checkExpression: checkPipelineExpression,
@@ -144,12 +167,31 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       },
       onJobsQueued: () => workers?.notify(),
       cancelJobs: (ids) => workers?.cancel(ids),
+      environmentPolicy: createEnvironmentPolicy(config.environments, store),
     });
+    /** Starts a rollback and kicks the run that performs it (runs/rollback.ts). */
+    const rollback = async (request: RollbackRequest): Promise<RollbackResult> => {
+      const result = await requestRollback(store, request);
+      logger.info(
+        {
+          runId: result.runId,
+          environment: request.environment,
+          service: request.service,
+          from: result.from.version,
+          to: result.to.version,
+          cause: request.cause,
+        },
+        'rollback requested',
+      );
+      scheduler.kick(result.runId);
+      return result;
+    };
     let secretKey: Buffer | undefined;
     if (config.workers.concurrency > 0) {
       const runner = {
         store,
         logger,
+        rollback,
         workspaceRoot: config.workers.workspaceDir,
         keepWorkspaces: config.workers.keepWorkspaces,
         publish,
@@ -182,6 +224,21 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       },
     });
 
+    // Commit statuses: the link to a run needs the server's address, known once it listens.
+    let runsBaseUrl = config.server.publicUrl?.replace(/\/+$/, '') ?? '';
+    const notifier: Notifier | undefined =
+      config.notifiers.length === 0
+        ? undefined
+        : createNotifier({
+            store,
+            bus,
+            logger,
+            notifiers: config.notifiers,
+            sources: config.sources,
+            runUrl: (runId) => `${runsBaseUrl}/api/v1/runs/${encodeURIComponent(runId)}`,
+            onOutcome: (provider, outcome) => metrics.notification(provider, outcome),
+          });
+
     const server = createServer({
       settings: config.server,
       store,
@@ -201,22 +258,35 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
           return result;
         },
         releaseGroup: (name) => scheduler.releaseGroup(name),
+        rollback: (request) => rollback(request),
+        approve: async (request) => {
+          const state = await decideApproval(store, config.environments, request);
+          scheduler.kick(state.runId);
+          return state;
+        },
+        approval: (runId, job) => approvalState(store, config.environments, runId, job),
       },
+      replay: { pipelines: () => routable, route: (stored) => router.route(stored) },
     });
     // The router's group must exist before the relay publishes what the outbox holds, or the
     // embedded bus (which keeps no messages for groups it has not seen) would drop those events.
     await workers?.start();
     await scheduler.start();
     await router.start();
+    // Like the router's, the notifiers' group must exist before the relay publishes.
+    await notifier?.start();
     relay.start();
     const url = await server.listen().catch(async (error: unknown) => {
       await relay.stop(1000);
       throw error;
     });
+    if (runsBaseUrl === '') runsBaseUrl = url;
     logger.info({ url, store: store.kind, bus: bus.kind }, 'junction is listening');
+    await schedules.update(scheduledTriggers(routable));
 
     let stopping: Promise<void> | undefined;
     const stop = async (): Promise<void> => {
+      await schedules.stop();
       server.drain();
       await server.close();
       // Jobs still publish (result events, emit steps) while they finish: intake closes after.
@@ -225,6 +295,8 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       await intake.close();
       await relay.stop();
       await router.stop();
+      // Statuses in flight get a few seconds; what is cut short is handed back to the bus.
+      await notifier?.stop(5000);
       watcher?.close();
       await bus.close();
       await store.close();
@@ -241,6 +313,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       scheduler,
       workers,
       server,
+      schedules,
       pipelines: () => routable,
       metrics,
       logger,

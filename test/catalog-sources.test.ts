@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import type { CloudEvent, StoredEvent } from '../src/events/index.ts';
 import { EVENT_CATALOG, createSchemaRegistry, eventCatalogTypes } from '../src/events/index.ts';
 import { runEvent } from '../src/runs/result-events.ts';
+import { deploymentEvent, type DeploymentEventKind } from '../src/runs/index.ts';
+import type { DeploymentRecord } from '../src/store/index.ts';
 import type { HookRequest, SourceSettings } from '../src/sources/index.ts';
 import { SOURCE_FACTORIES } from '../src/sources/index.ts';
 import { repoRoot, runCli } from './helpers/app.ts';
@@ -23,6 +25,8 @@ if (!present) console.log(`# NOTICE: skipping catalog fixture checks: ${fixtures
 /** Canonical types start with one of these; anything else is a provider's foreign type. */
 const CANONICAL_PREFIXES = ['git.', 'image.', 'alert.', 'security.', 'infra.', 'pipeline.'];
 const isCanonical = (type: string): boolean => CANONICAL_PREFIXES.some((p) => type.startsWith(p));
+/** Types Junction produces itself, not sources: checked by their builders' tests, not fixtures. */
+const JUNCTION_PRODUCED = ['pipeline.', 'deployment.', 'schedule.'];
 
 /** Fixtures that are not deliveries (a fragment, a schema, a handshake); their sources refuse them. */
 const NOT_DELIVERIES = [
@@ -217,7 +221,9 @@ test(
     }
     assert.deepEqual(failures, []);
     assert.deepEqual(refused.sort(), NOT_DELIVERIES);
-    const missing = eventCatalogTypes().filter((t) => !seen.has(t) && !t.startsWith('pipeline.'));
+    const missing = eventCatalogTypes().filter(
+      (t) => !seen.has(t) && !JUNCTION_PRODUCED.some((prefix) => t.startsWith(prefix)),
+    );
     assert.deepEqual(missing, [], 'every source-produced catalog type is exercised by a fixture');
   },
 );
@@ -252,6 +258,76 @@ test('pipeline.* events built by runEvent match their catalog schemas', () => {
       });
       assert.doesNotThrow(() => schemas.validateData(event), `${event.type}`);
     }
+  }
+});
+
+function deploymentRecord(fields: Partial<DeploymentRecord> = {}): DeploymentRecord {
+  return {
+    seq: 3,
+    id: 'dep_job_0192f0c1',
+    environment: 'prod',
+    service: 'api',
+    version: '2.0.0',
+    url: null,
+    runId: 'run_0192f0c1',
+    jobId: 'job_0192f0c1',
+    eventId: '0192f0c1-0000-7000-8000-000000000001',
+    eventSeq: 7,
+    pipeline: 'deploy',
+    jobName: 'deploy',
+    status: 'running',
+    reason: null,
+    isRollback: false,
+    rollbackOf: null,
+    cause: null,
+    actor: null,
+    requestedByRun: null,
+    createdAt: '2026-11-27T12:00:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    ...fields,
+  };
+}
+
+test('deployment.* events built by deploymentEvent match their catalog schemas', () => {
+  const schemas = registry();
+  const records = [
+    deploymentRecord(),
+    deploymentRecord({ status: 'failed', reason: "step 'apply' exited with 1", url: 'https://api.acme.io' }),
+    deploymentRecord({
+      status: 'succeeded',
+      isRollback: true,
+      rollbackOf: 'dep_job_0192f0c2',
+      cause: 'alert:3f1c9a0e5b7d2c4a',
+      actor: 'run run_0192f0c3',
+    }),
+  ];
+  const kinds: DeploymentEventKind[] = [
+    'started',
+    'succeeded',
+    'failed',
+    'cancelled',
+    'refused',
+    'rolled_back',
+  ];
+  for (const kind of kinds) {
+    for (const record of records) {
+      for (const previousVersion of [undefined, null, '2.1.0']) {
+        const extra = previousVersion === undefined ? {} : { previousVersion };
+        const event = deploymentEvent(kind, record, trigger({ version: '2.0.0' }), extra);
+        assert.equal(event.type, `deployment.${kind}`);
+        assert.doesNotThrow(() => schemas.validateData(event), `${event.type} ${JSON.stringify(event.data)}`);
+      }
+    }
+  }
+  // The check can fail: a field the schema requires, broken.
+  const event = deploymentEvent('succeeded', deploymentRecord(), trigger({}));
+  for (const broken of [
+    { ...(event.data as object), isRollback: 'no' },
+    { ...(event.data as object), deploymentId: '' },
+    { ...(event.data as object), job: undefined },
+  ]) {
+    assert.throws(() => schemas.validateData({ ...event, data: broken }), { code: 'EVENT_DATA_INVALID' });
   }
 });
 

@@ -20,6 +20,7 @@ const examplesDir = join(repoRoot, 'examples');
 const EXAMPLE_ENV = {
   GITHUB_WEBHOOK_SECRET: 'example-webhook-secret',
   GIT_HOOK_TOKEN: 'example-git-hook-token',
+  ALERTMANAGER_TOKEN: 'example-alertmanager-token',
   REGISTRY_NOTIFY_TOKEN: 'example-registry-token',
   SCAN_UPLOAD_TOKEN: 'example-scan-upload-token',
 };

@@ -151,6 +151,22 @@ describe('POST /events', { timeout: 60_000 }, () => {
     );
   });
 
+  test('sources under /junction/ are reserved for Junction itself', async () => {
+    // A forged schedule tick or pipeline result would start pipelines that trust them.
+    const tick = cloudEvent({ type: 'schedule.tick', source: '/junction/schedule', subject: 'nightly/0' });
+    await refused(JSON.stringify(tick), CE_JSON, 403, 'EVENT_SOURCE_RESERVED');
+    const result = cloudEvent({ type: 'pipeline.succeeded', source: '/junction/pipelines/ci' });
+    const batch = [cloudEvent(), result];
+    await refused(
+      JSON.stringify(batch),
+      { 'content-type': 'application/cloudevents-batch+json' },
+      403,
+      'EVENT_SOURCE_RESERVED',
+    );
+    const ok = await t.post('/events', JSON.stringify(cloudEvent({ source: '/ci/junction/x' })), CE_JSON);
+    assert.equal(ok.status, 202, 'only the prefix is reserved');
+  });
+
   test('body over the configured limit answers 413', async () => {
     const big = cloudEvent({ data: { pad: 'x'.repeat(70 * 1024) } });
     await refused(JSON.stringify(big), CE_JSON, 413, 'EVENT_TOO_LARGE');

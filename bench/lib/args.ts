@@ -22,6 +22,8 @@ export interface BenchOptions {
   readonly events?: number;
   /** runner: runs of each side of a comparison; absent means its default. */
   readonly repeat?: number;
+  /** soak: events per second posted; absent means its default. */
+  readonly rate?: number;
   /** Smaller sizes and fewer rounds: a smoke check, not numbers to quote. Absent means false. */
   readonly quick?: boolean;
   readonly help: boolean;
@@ -47,6 +49,7 @@ options:
   --cpu-prof            run Junction with --cpu-prof and keep the .cpuprofile files
   --events <n>          runner: sequential events for the start latency (default 500)
   --repeat <n>          runner: runs of each side of the steps comparison (default 3)
+  --rate <n>            soak: events per second posted (default 200)
   --quick               smaller sizes and fewer rounds, for a smoke check
   -h, --help            show this help
 `;
@@ -87,6 +90,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'cpu-prof': { type: 'boolean', default: false },
         events: { type: 'string' },
         repeat: { type: 'string' },
+        rate: { type: 'string' },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -117,6 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     cpuProf: values['cpu-prof'],
     ...(values.events === undefined ? {} : { events: parsePositiveInt(values.events, '--events') }),
     ...(values.repeat === undefined ? {} : { repeat: parsePositiveInt(values.repeat, '--repeat') }),
+    ...(values.rate === undefined ? {} : { rate: parsePositiveInt(values.rate, '--rate') }),
     ...(values.quick ? { quick: true } : {}),
     help: values.help,
   };

@@ -33,6 +33,12 @@ import { registerSecret } from './commands/secret.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTrace } from './commands/trace.ts';
+import { registerApprove } from './commands/approve.ts';
+import { registerDeployments } from './commands/deployments.ts';
+import { registerRollback } from './commands/rollback.ts';
+import { registerDlq } from './commands/dlq.ts';
+import { registerReplay } from './commands/replay.ts';
 import { checkPipelineExpression } from '../runs/index.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { formatTable, paint, printJson } from './output.ts';
@@ -294,6 +300,12 @@ clientOptions(
 
 registerExplain(program, clientFrom);
 registerRuns(program, clientFrom);
+registerTrace(program, clientFrom);
+registerApprove(program, clientFrom);
+registerDeployments(program, clientFrom);
+registerRollback(program, clientFrom);
+registerDlq(program, clientFrom);
+registerReplay(program, clientFrom);
 registerValidate(program, { checkExpression: checkPipelineExpression });
 registerGraph(program, { checkExpression: checkPipelineExpression });
 registerSchema(program);

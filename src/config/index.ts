@@ -5,7 +5,12 @@
  */
 export { loadConfig, configFromSource, DEFAULT_CONFIG_FILE } from './load-config.ts';
 export type { LoadConfigOptions, ConfigSource } from './load-config.ts';
-export { configJsonSchema, CONFIG_DEFAULTS, SOURCE_NAME_PATTERN } from './schema.ts';
+export {
+  configJsonSchema,
+  CONFIG_DEFAULTS,
+  SOURCE_NAME_PATTERN,
+  ENVIRONMENT_NAME_PATTERN,
+} from './schema.ts';
 export { envOverrideKeys, RESERVED_ENV_NAMES } from './env-overrides.ts';
 export { formatConfigProblems, configProblemsOf } from './problems.ts';
 export { redactConfig, printConfigYaml, REDACTED } from './redact.ts';
@@ -15,6 +20,10 @@ export type { InitProjectOptions, InitProjectResult } from './init-project.ts';
 export type {
   JunctionConfig,
   SourceConfig,
+  NotifierConfig,
+  EnvironmentConfig,
+  EnvironmentProtection,
+  FreezeWindowConfig,
   LoadedConfig,
   ConfigFile,
   ConfigOverrides,

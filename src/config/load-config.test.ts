@@ -70,6 +70,8 @@ void describe('loadConfig', { timeout: 30_000 }, () => {
       schemas: {},
       log: { level: 'info', format: 'json' },
       sources: [],
+      notifiers: [],
+      environments: [],
     };
     assert.deepEqual(loaded.config, expected);
   });
@@ -152,6 +154,8 @@ sources:
         { name: 'github', type: 'github', secret: 'hush', events: ['push'] },
         { name: 'registry', type: 'registry', token: 'tok' },
       ],
+      notifiers: [],
+      environments: [],
     };
     assert.deepEqual(loaded.config, expected);
     assert.deepEqual(loaded.secrets, new Set(['pw', 'hush', 'tok']));
@@ -488,6 +492,14 @@ sources:
     assert.equal(problems.length, 1);
     assert.match(problems[0]!.message, /alias bomb/);
     assert.equal(problems[0]!.line, 2);
+  });
+
+  void test('an anchor that contains its own alias is a problem, not a stack overflow', async () => {
+    const cwd = project('server: &s\n  port: 8080\n  again: *s\n');
+    const problems = await problemsOf(loadConfig({ cwd, env: {} }));
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!.message, /recursive anchor/);
+    assert.equal(problems[0]!.path, 'server.again');
   });
 
   void test('a few ordinary aliases are fine', async () => {

@@ -91,5 +91,16 @@ export function printConfigYaml(config: JunctionConfig): string {
       value,
     ]),
   );
-  return stringify({ ...redacted, server }, { lineWidth: 0 });
+  // Environments: the approval timeout in milliseconds, under its file key.
+  const environments = (redacted['environments'] as readonly Record<string, unknown>[] | undefined)?.map(
+    ({ protection, ...rest }) => {
+      if (protection === undefined) return rest;
+      const { timeoutMs, ...others } = protection as Record<string, unknown>;
+      return { ...rest, protection: { ...others, timeout: timeoutMs } };
+    },
+  );
+  return stringify(
+    { ...redacted, server, ...(environments === undefined ? {} : { environments }) },
+    { lineWidth: 0 },
+  );
 }

@@ -35,6 +35,36 @@ export function resolveStoreUrl(url: string, base: string): string {
   return `sqlite:${path.resolve(base, file)}`;
 }
 
+/** Environments with their defaults: one approval, a 24h timeout, freeze windows in UTC that wait. */
+function resolveEnvironments(
+  environments: NonNullable<ConfigFile['environments']>,
+): JunctionConfig['environments'] {
+  return environments.map((entry) => {
+    const protection = entry.protection;
+    return {
+      name: entry.name,
+      ...(protection === undefined
+        ? {}
+        : {
+            protection: {
+              approvals: protection.approvals ?? CONFIG_DEFAULTS.environment.approvals,
+              ...(protection.approvers === undefined ? {} : { approvers: [...protection.approvers] }),
+              timeoutMs:
+                protection.timeout === undefined
+                  ? CONFIG_DEFAULTS.environment.timeoutMs
+                  : parseDuration(protection.timeout)!,
+            },
+          }),
+      freeze: (entry.freeze ?? []).map((window) => ({
+        from: window.from,
+        to: window.to,
+        timezone: window.timezone ?? CONFIG_DEFAULTS.environment.timezone,
+        mode: window.mode ?? CONFIG_DEFAULTS.environment.freezeMode,
+      })),
+    };
+  });
+}
+
 export function resolveConfig(file: ConfigFile, options: ResolveOptions): JunctionConfig {
   const base = (key: string): string => (options.overridden.has(key) ? options.cwd : options.fileDir);
   const at = (key: string, value: string): string => path.resolve(base(key), value);
@@ -102,6 +132,8 @@ export function resolveConfig(file: ConfigFile, options: ResolveOptions): Juncti
       ...structuredClone(entry),
       ...(bodyLimit === undefined ? {} : { bodyLimitBytes: parseByteSize(bodyLimit as number | string)! }),
     })),
+    notifiers: (file.notifiers ?? []).map((entry) => structuredClone(entry)),
+    environments: resolveEnvironments(file.environments ?? []),
   };
   return deepFreeze(config);
 }

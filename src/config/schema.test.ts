@@ -47,6 +47,7 @@ void describe('configuration schema', { timeout: 30_000 }, () => {
       'sources[].secret=true',
       'sources[].token=true',
       'sources[].password=true',
+      'notifiers[].token=true',
     ]);
   });
 

@@ -29,7 +29,11 @@ export const CONFIG_DEFAULTS = {
   pipelines: { dir: 'pipelines' },
   workers: { concurrency: 4, leaseMs: 30_000, shutdownGraceMs: 10_000, keepWorkspaces: false },
   log: { level: 'info', format: 'json' },
+  environment: { approvals: 1, timeoutMs: 24 * 3_600_000, timezone: 'UTC', freezeMode: 'wait' },
 } as const;
+
+/** The pattern every environment name must match (the same as deployments use). */
+export const ENVIRONMENT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 
 /** The pattern every source name must match. */
 export const SOURCE_NAME_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -347,6 +351,142 @@ export const configJsonSchema = {
               "Set to 'none' to accept deliveries that carry no credential, for senders that cannot authenticate (such as 'dockerhub' and 'quay'). Junction warns about it at start-up.",
             type: 'string',
             enum: ['none'],
+          },
+        },
+      },
+    },
+    notifiers: {
+      description:
+        'Where Junction reports the state of runs: commit statuses on GitHub or GitLab for the commit that started them (docs/notifiers.md).',
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        required: ['type', 'token'],
+        additionalProperties: false,
+        properties: {
+          type: {
+            description:
+              "'github-status' (GitHub commit statuses) or 'gitlab-status' (GitLab commit status API). Each reports on events from sources of its provider.",
+            type: 'string',
+            enum: ['github-status', 'gitlab-status'],
+          },
+          token: {
+            description:
+              'Token the notifier authenticates with: a GitHub token allowed to write commit statuses, or a GitLab token with the api scope. Write it as ${VAR} to keep it out of the file.',
+            type: 'string',
+            minLength: 1,
+            'x-secret': true,
+          },
+          apiUrl: {
+            description:
+              'Base URL of the API: default https://api.github.com or https://gitlab.com; for GitHub Enterprise Server https://<host>/api/v3, for self-managed GitLab https://<host>.',
+            type: 'string',
+            format: 'http-url',
+          },
+          context: {
+            description:
+              "Name of the status on the commit (GitHub 'context', GitLab 'name'). Default 'junction/<pipeline>'.",
+            type: 'string',
+            minLength: 1,
+            maxLength: 255,
+          },
+          pipelines: {
+            description: 'Report only runs of these pipelines. Default: every pipeline.',
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+          },
+          repositories: {
+            description:
+              "Report only on these repositories ('owner/name' on GitHub, the project path 'group/project' on GitLab). Default: every repository.",
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+    },
+    environments: {
+      description:
+        'Deployment environments with rules of their own: approvals and freeze windows (docs/deployments.md). Environments not listed deploy without them.',
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: {
+          name: {
+            description:
+              "The environment's name, as jobs write it in 'environment.name': letters, digits, '.', '_' and '-', at most 63, starting with a letter or digit. Unique.",
+            type: 'string',
+            pattern: ENVIRONMENT_NAME_PATTERN,
+          },
+          protection: {
+            description: 'Deployments to this environment wait until enough people approve them.',
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              approvals: {
+                description: 'How many distinct approvers must approve a deployment (1 to 10).',
+                type: 'integer',
+                minimum: 1,
+                maximum: 10,
+                default: CONFIG_DEFAULTS.environment.approvals,
+              },
+              approvers: {
+                description:
+                  "Names of the API tokens (junction token create --name) allowed to approve. Default: any token with the 'approve' scope.",
+                type: 'array',
+                minItems: 1,
+                uniqueItems: true,
+                items: { type: 'string', minLength: 1, maxLength: 200 },
+              },
+              timeout: {
+                description:
+                  "How long a deployment may wait for approval before it is rejected: whole milliseconds or a duration ('30m', '24h'; at most 24.8 days).",
+                type: ['integer', 'string'],
+                minimum: 1,
+                maximum: MAX_DURATION_MS,
+                format: 'duration',
+                default: '24h',
+              },
+            },
+          },
+          freeze: {
+            description:
+              'Freeze windows: from one cron slot to the next slot of another, deployments to this environment wait or are refused.',
+            type: 'array',
+            default: [],
+            items: {
+              type: 'object',
+              required: ['from', 'to'],
+              additionalProperties: false,
+              properties: {
+                from: {
+                  description: "Cron expression of when a freeze starts ('0 18 * * 5': Fridays at 18:00).",
+                  type: 'string',
+                  minLength: 1,
+                },
+                to: {
+                  description: "Cron expression of when it ends ('0 8 * * 1': Mondays at 08:00).",
+                  type: 'string',
+                  minLength: 1,
+                },
+                timezone: {
+                  description: "IANA time zone both expressions are read in ('Europe/Berlin'). Default UTC.",
+                  type: 'string',
+                  minLength: 1,
+                  default: CONFIG_DEFAULTS.environment.timezone,
+                },
+                mode: {
+                  description:
+                    "'wait': deployments wait until the window ends; 'refuse': deployments are refused while it lasts.",
+                  type: 'string',
+                  enum: ['wait', 'refuse'],
+                  default: CONFIG_DEFAULTS.environment.freezeMode,
+                },
+              },
+            },
           },
         },
       },

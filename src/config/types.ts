@@ -24,6 +24,50 @@ export interface SourceConfig {
   readonly [option: string]: unknown;
 }
 
+/** One configured notifier: where run states are reported (docs/notifiers.md). */
+export interface NotifierConfig {
+  readonly type: 'github-status' | 'gitlab-status';
+  /** Secret; masked and redacted. */
+  readonly token: string;
+  /** Absent: the provider's public API. */
+  readonly apiUrl?: string;
+  /** Absent: `junction/<pipeline>`. */
+  readonly context?: string;
+  /** Absent: every pipeline. */
+  readonly pipelines?: readonly string[];
+  /** Absent: every repository. */
+  readonly repositories?: readonly string[];
+}
+
+/** When deployments to an environment wait for people (docs/deployments.md). */
+export interface EnvironmentProtection {
+  /** Distinct approvers needed, 1–10. */
+  readonly approvals: number;
+  /** Names of the API tokens that may approve; absent: any token with the `approve` scope. */
+  readonly approvers?: readonly string[];
+  /** YAML key `timeout`: a deployment waiting for approval longer than this is rejected. */
+  readonly timeoutMs: number;
+}
+
+/** A time range, between two cron slots, in which deployments wait or are refused. */
+export interface FreezeWindowConfig {
+  /** Cron expression: when the freeze starts. */
+  readonly from: string;
+  /** Cron expression: when it ends. */
+  readonly to: string;
+  /** IANA time zone both expressions are read in. */
+  readonly timezone: string;
+  readonly mode: 'wait' | 'refuse';
+}
+
+/** The rules of one deployment environment; environments not listed have none. */
+export interface EnvironmentConfig {
+  /** Unique; letters, digits, `.`, `_` and `-`, at most 63, starting with a letter or digit. */
+  readonly name: string;
+  readonly protection?: EnvironmentProtection;
+  readonly freeze: readonly FreezeWindowConfig[];
+}
+
 export interface JunctionConfig {
   /** Folder for state (SQLite database, workspaces). Default '.junction', relative to the config file's folder. */
   readonly dataDir: string;
@@ -61,6 +105,8 @@ export interface JunctionConfig {
   readonly schemas: { readonly dir?: string };
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly sources: readonly SourceConfig[];
+  readonly notifiers: readonly NotifierConfig[];
+  readonly environments: readonly EnvironmentConfig[];
 }
 
 /** What `junction.yaml` may hold, before defaults. */
@@ -91,6 +137,21 @@ export interface ConfigFile {
   readonly schemas?: { readonly dir?: string };
   readonly log?: { readonly level?: LogLevel; readonly format?: LogFormat };
   readonly sources?: readonly SourceConfig[];
+  readonly notifiers?: readonly NotifierConfig[];
+  readonly environments?: readonly {
+    readonly name: string;
+    readonly protection?: {
+      readonly approvals?: number;
+      readonly approvers?: readonly string[];
+      readonly timeout?: number | string;
+    };
+    readonly freeze?: readonly {
+      readonly from: string;
+      readonly to: string;
+      readonly timezone?: string;
+      readonly mode?: 'wait' | 'refuse';
+    }[];
+  }[];
 }
 
 type Overridable<T> = T extends readonly unknown[]

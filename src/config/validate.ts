@@ -8,7 +8,13 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { segmentsOfPointer, suggestKey, type PathSegment } from '../yaml/index.ts';
 import { describeValue } from './problems.ts';
-import { configJsonSchema, SOURCE_NAME_PATTERN, type SchemaNode } from './schema.ts';
+import { environmentProblems } from './environments.ts';
+import {
+  configJsonSchema,
+  ENVIRONMENT_NAME_PATTERN,
+  SOURCE_NAME_PATTERN,
+  type SchemaNode,
+} from './schema.ts';
 import { parseByteSize, parseDuration } from './units.ts';
 
 export interface SchemaProblem {
@@ -122,7 +128,9 @@ function phrase(error: ErrorObject, segments: PathSegment[]): SchemaProblem {
       const expected =
         params['pattern'] === SOURCE_NAME_PATTERN
           ? 'lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters'
-          : `text matching ${String(params['pattern'])}`;
+          : params['pattern'] === ENVIRONMENT_NAME_PATTERN
+            ? "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters"
+            : `text matching ${String(params['pattern'])}`;
       return { segments, message: `must be ${expected}${got(error)}`, atKey: false };
     }
     case 'minLength':
@@ -164,5 +172,6 @@ export function validateConfigValue(value: unknown): SchemaProblem[] {
     }
   }
   problems.push(...uniquenessProblems(value));
+  for (const problem of environmentProblems(value)) problems.push({ ...problem, atKey: false });
   return problems;
 }

@@ -42,6 +42,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'the JSON nests deeper than the configured limit',
   },
+  EVENT_SOURCE_RESERVED: {
+    httpStatus: 403,
+    retryable: false,
+    summary: 'sources under /junction/ are reserved for the events Junction produces itself',
+  },
   EVENT_TOO_LARGE: {
     httpStatus: 413,
     retryable: false,
@@ -80,6 +85,36 @@ export const ERROR_CODES = {
   },
   EVENT_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no stored event has that id' },
   RUN_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no run has that id' },
+  ROLLBACK_NO_TARGET: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'there is no deployment to roll back, or no earlier version to roll back to',
+  },
+  ROLLBACK_TARGET_MISSING: {
+    httpStatus: 400,
+    retryable: false,
+    summary: 'a rollback needs an environment and a service, given or named by the alert',
+  },
+  ROLLBACK_VERSION_UNKNOWN: {
+    httpStatus: 404,
+    retryable: false,
+    summary: 'the version named was never deployed successfully to that environment',
+  },
+  ROLLBACK_IN_PROGRESS: {
+    httpStatus: 409,
+    retryable: true,
+    summary: 'a rollback of the service in the environment is already waiting or running',
+  },
+  ROLLBACK_OF_ROLLBACK: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'an automatic rollback does not roll back a deployment that is itself a rollback',
+  },
+  ROLLBACK_ALREADY_DONE: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'the same cause already rolled back within the window',
+  },
   RUN_NOT_FINISHED: {
     httpStatus: 409,
     retryable: false,
@@ -89,6 +124,16 @@ export const ERROR_CODES = {
     httpStatus: 409,
     retryable: false,
     summary: 'a run that has ended cannot be cancelled',
+  },
+  APPROVAL_NOT_WAITING: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'the job is not a deployment waiting for approval',
+  },
+  APPROVAL_DUPLICATE: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'this approver has already decided on the deployment',
   },
 
   API_UNAUTHENTICATED: {
@@ -260,6 +305,19 @@ export const ERROR_CODES = {
     httpStatus: 500,
     retryable: true,
     summary: 'the checkout action could not fetch or check out the commit',
+  },
+
+  DEAD_LETTER_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no dead letter has that id' },
+  DEAD_LETTER_NOT_REPLAYABLE: {
+    httpStatus: 409,
+    retryable: false,
+    summary: 'the dead letter cannot be replayed here (an outbound delivery, or no router)',
+  },
+
+  NOTIFY_FAILED: {
+    httpStatus: 502,
+    retryable: false,
+    summary: 'a commit status could not be delivered to the git host; kept as a dead letter',
   },
 
   CLI_USAGE: {

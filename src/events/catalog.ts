@@ -131,6 +131,45 @@ const run = {
 
 const RUN_REQUIRED = ['pipeline', 'runId', 'status', 'eventId', 'eventType'] as const;
 
+const deployment = {
+  deploymentId: { ...nonEmpty, description: 'the deployment id (dep_…)' },
+  environment: { ...nonEmpty, description: 'the environment deployed to' },
+  service: { ...nonEmpty, description: 'the service deployed' },
+  version: { ...nonEmpty, description: 'the version deployed' },
+  status: {
+    ...nonEmpty,
+    description: 'the deployment status: waiting, running, succeeded, failed, cancelled or refused',
+  },
+  pipeline: { ...nonEmpty, description: 'the pipeline of the run that deploys' },
+  runId: { ...nonEmpty, description: 'the run that deploys' },
+  job: { ...nonEmpty, description: 'the job that deploys' },
+  isRollback: { ...boolean, description: 'true when the deployment is a rollback' },
+  url: { ...string, description: "the environment's URL, when the job declares one" },
+  reason: { ...string, description: 'why it failed, was refused or was cancelled' },
+  rollbackOf: { ...string, description: 'for a rollback: the id of the deployment it replaces' },
+  cause: {
+    ...string,
+    description: 'what asked for it beyond its trigger: manual, alert:<fingerprint>, step:<run id>',
+  },
+  actor: {
+    ...string,
+    description: 'who asked for a rollback: a token name, local, or the run of a rollback step',
+  },
+  previousVersion: { ...string, description: 'for a rollback: the version of the deployment it replaces' },
+} as const;
+
+const DEPLOYMENT_REQUIRED = [
+  'deploymentId',
+  'environment',
+  'service',
+  'version',
+  'status',
+  'pipeline',
+  'runId',
+  'job',
+  'isRollback',
+] as const;
+
 const schemas: Schema[] = [
   dataSchema('git.push', 'commits pushed to a branch', ['repository', 'ref', 'after'], {
     ...gitRef,
@@ -221,10 +260,77 @@ const schemas: Schema[] = [
     resource: { ...nonEmpty, description: 'the changed resource (ARN, resource id, …)' },
     kind: { ...nonEmpty, description: "the provider's name for the change" },
   }),
+  dataSchema(
+    'schedule.tick',
+    "a slot of a pipeline's cron schedule came (or, with missed: true, was caught up after downtime)",
+    ['pipeline', 'trigger', 'schedule', 'timezone', 'scheduledTime', 'firedAt'],
+    {
+      pipeline: { ...nonEmpty, description: 'the pipeline whose schedule fired' },
+      trigger: {
+        type: 'integer',
+        minimum: 0,
+        description: "the schedule's position in the pipeline's on list",
+      },
+      schedule: { ...nonEmpty, description: 'the cron expression as written' },
+      timezone: { ...nonEmpty, description: 'the IANA time zone the cron is read in' },
+      scheduledTime: { type: 'string', format: 'date-time', description: 'the slot, UTC ISO 8601' },
+      firedAt: { type: 'string', format: 'date-time', description: 'when Junction fired it, UTC ISO 8601' },
+      missed: {
+        type: 'boolean',
+        const: true,
+        description: 'present when the slot passed while Junction was down',
+      },
+    },
+  ),
   dataSchema('pipeline.started', 'a run of a pipeline started', RUN_REQUIRED, run),
   dataSchema('pipeline.succeeded', 'a run of a pipeline succeeded', [...RUN_REQUIRED, 'outputs'], run),
   dataSchema('pipeline.failed', 'a run of a pipeline failed', [...RUN_REQUIRED, 'outputs'], run),
   dataSchema('pipeline.cancelled', 'a run of a pipeline was cancelled', [...RUN_REQUIRED, 'outputs'], run),
+  dataSchema(
+    'deployment.started',
+    'a deployment passed its gate and its job started',
+    DEPLOYMENT_REQUIRED,
+    deployment,
+  ),
+  dataSchema('deployment.succeeded', 'the job of a deployment succeeded', DEPLOYMENT_REQUIRED, deployment),
+  dataSchema('deployment.failed', 'the job of a deployment failed', DEPLOYMENT_REQUIRED, deployment),
+  dataSchema(
+    'deployment.cancelled',
+    'a deployment was cancelled with its run',
+    DEPLOYMENT_REQUIRED,
+    deployment,
+  ),
+  dataSchema(
+    'deployment.refused',
+    'a guard refused a deployment (outdated version, rejected approval, freeze window)',
+    DEPLOYMENT_REQUIRED,
+    deployment,
+  ),
+  dataSchema(
+    'deployment.rolled_back',
+    'a rollback succeeded: an earlier version is deployed again',
+    DEPLOYMENT_REQUIRED,
+    deployment,
+  ),
+  dataSchema(
+    'deployment.rollback_failed',
+    'a rollback step could not roll back (nothing to roll back to, no target named, …)',
+    ['environment', 'service', 'code', 'reason', 'cause', 'runId'],
+    {
+      environment: {
+        ...stringOrNull,
+        description: 'the environment, null when neither with: nor the event named one',
+      },
+      service: {
+        ...stringOrNull,
+        description: 'the service, null when neither with: nor the event named one',
+      },
+      code: { ...nonEmpty, description: 'the error code, e.g. ROLLBACK_NO_TARGET' },
+      reason: { ...nonEmpty, description: 'why, and what to do' },
+      cause: { ...nonEmpty, description: 'alert:<fingerprint> or step:<run id>' },
+      runId: { ...nonEmpty, description: 'the run whose rollback step failed' },
+    },
+  ),
 ];
 
 /** The schema of `data` for each canonical event type. */

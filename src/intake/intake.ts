@@ -43,6 +43,8 @@ export interface IntakeOptions {
 export interface SubmitOptions {
   /** Dedupe keys per event (a provider's delivery id); defaults to `source` + `id`. */
   readonly dedupeKeys?: readonly (string | undefined)[];
+  /** Per event, the stored event it replays (stored as `replay_of`); that event must exist. */
+  readonly replayOf?: readonly (string | undefined)[];
 }
 
 export interface Intake {
@@ -59,6 +61,15 @@ interface Waiting {
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/**
+ * Sources under this prefix name Junction's own events (`/junction/pipelines/<name>`,
+ * `/junction/runs/<id>`, `/junction/schedule`); triggers and traces trust them, so only Junction
+ * itself may submit them: from outside they would start scheduled pipelines or pose as a run.
+ */
+export const RESERVED_SOURCE_PREFIX = '/junction/';
+/** Receivers of Junction's own events: `emit` steps and result events, the schedule ticker. */
+const INTERNAL_RECEIVERS: ReadonlySet<string> = new Set(['junction', 'schedule']);
 
 export function createIntake(options: IntakeOptions): Intake {
   const { store, metrics } = options;
@@ -138,6 +149,17 @@ export function createIntake(options: IntakeOptions): Intake {
           'the server is shutting down; retry against another instance or later',
         );
       }
+      if (!INTERNAL_RECEIVERS.has(receiver)) {
+        const index = events.findIndex((event) => event.source.startsWith(RESERVED_SOURCE_PREFIX));
+        if (index !== -1) {
+          const at = events.length > 1 ? `event ${index} of the batch: ` : '';
+          throw new JunctionError(
+            'EVENT_SOURCE_RESERVED',
+            `${at}source '${events[index]!.source.slice(0, 120)}' is reserved: sources under ${RESERVED_SOURCE_PREFIX} are for the events Junction produces itself (pipeline results, deployments, schedule ticks); send yours with another source`,
+            events.length > 1 ? { details: { index } } : {},
+          );
+        }
+      }
       const startedAt = process.hrtime.bigint();
       if (metrics !== undefined) for (const event of events) metrics.received(receiver, event.type);
       if (options.validateData !== undefined) {
@@ -167,10 +189,16 @@ export function createIntake(options: IntakeOptions): Intake {
           `intake has ${pendingEvents} events waiting to be stored (limit ${maxPending}); retry shortly`,
         );
       }
-      const dedupeKeys = submitOptions.dedupeKeys;
+      const { dedupeKeys, replayOf } = submitOptions;
       const newEvents: NewEvent[] = events.map((event, i) => {
         const dedupeKey = dedupeKeys?.[i];
-        return dedupeKey === undefined ? { event, receiver } : { event, receiver, dedupeKey };
+        const replayed = replayOf?.[i];
+        return {
+          event,
+          receiver,
+          ...(dedupeKey === undefined ? {} : { dedupeKey }),
+          ...(replayed === undefined ? {} : { replayOf: replayed }),
+        };
       });
       pendingEvents += newEvents.length;
       return await new Promise<AppendResult[]>((resolve, reject) => {

@@ -18,6 +18,8 @@ export interface IntakeMetrics {
 export interface Metrics {
   readonly registry: Registry;
   readonly intake: IntakeMetrics;
+  /** A commit status or other notification ended: `delivered`, `failed` (dead-lettered) or `skipped`. */
+  notification(provider: string, outcome: 'delivered' | 'failed' | 'skipped'): void;
   /** A gauge whose value is read when Prometheus scrapes. */
   gaugeFrom(name: string, help: string, read: () => Promise<number> | number): void;
   render(): Promise<string>;
@@ -70,9 +72,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const notifications = counter(
+    'junction_notifications_total',
+    'Notifications sent by notifiers (commit statuses), by provider and outcome.',
+    ['provider', 'outcome'],
+  );
+
   return {
     registry,
     contentType: registry.contentType,
+    notification: (provider, outcome) => notifications.inc({ provider, outcome }),
     intake: {
       received: (receiver, type, count = 1) => received.inc({ receiver, type: typeLabel(type) }, count),
       accepted: (receiver, type, count = 1) => accepted.inc({ receiver, type: typeLabel(type) }, count),

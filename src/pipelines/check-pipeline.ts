@@ -4,14 +4,22 @@
  * `needs` that name unknown jobs (with the nearest job as suggestion), a job needing itself,
  * cycles named in order, `finally` jobs needing ordinary jobs, job ids used twice, steps with both
  * or neither of `run` and `uses`, duplicate step ids, secrets the pipeline does not declare,
- * include and ignore filters together, matrix size, duration bounds, and the expressions an
+ * include and ignore filters together, `schedule` triggers (a cron croner accepts and that fires,
+ * a known time zone, no event filters beside it), matrix size, duration bounds, and the expressions an
  * injected checker finds wrong. Pure.
  */
+import { Cron } from 'croner';
 import { suggestKey, type PathSegment } from '../yaml/index.ts';
 import { parseDuration } from './duration.ts';
 import { findCycles } from './graph.ts';
 import { matrixOverflow } from './matrix.ts';
-import { MAX_MATRIX_COMBINATIONS } from './schema.ts';
+import {
+  MAX_CRON_LENGTH,
+  MAX_MATRIX_COMBINATIONS,
+  MAX_TIMEZONE_LENGTH,
+  PIPELINE_DEFAULTS,
+  SCHEDULE_KEYS,
+} from './schema.ts';
 import type { ExpressionChecker, ExpressionScope, MatrixSpec, MatrixValue } from './types.ts';
 import type { Finding } from './validate-schema.ts';
 
@@ -196,10 +204,96 @@ function checkMatrix(entry: JobEntry, cap: number): Finding[] {
   return findings;
 }
 
+const CRON_FORMS =
+  "write 5 fields (minute hour day month weekday), 6 with seconds first, or a nickname such as '@daily'";
+
+/** Why `cron` is not a usable schedule, or undefined. Croner's message, rephrased. */
+export function cronProblem(cron: string): string | undefined {
+  const quoted = cron.length > 60 ? `${cron.slice(0, 57)}...` : cron;
+  let next: Date | null;
+  try {
+    // Counted from a fixed instant so the check is pure; 7 fields (years) are refused.
+    next = new Cron(cron, { mode: '5-or-6-parts', timezone: 'UTC' }).nextRun(new Date(0));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const fields = cron.trim() === '' ? 0 : cron.trim().split(/\s+/).length;
+    // Croner's own wording of a wrong field count quotes the whole pattern: say it shortly.
+    const reason =
+      message.includes("'5-or-6-parts'") || message.includes('invalid configuration format')
+        ? `it has ${fields} field${fields === 1 ? '' : 's'}`
+        : (message
+            .replace(/^CronPattern:\s*/, '')
+            .split('. ')[0]
+            ?.replace(/\.$/, '')
+            .replace(/^./, (c) => c.toLowerCase()) ?? 'croner refused it');
+    return `invalid cron '${quoted}': ${reason}; ${CRON_FORMS}`;
+  }
+  return next === null ? `cron '${quoted}' never fires; check the day and month fields` : undefined;
+}
+
+/** Why `timezone` is not an IANA time zone this Node knows, with the nearest one, or undefined. */
+export function timezoneProblem(timezone: string): { message: string; suggestion?: string } | undefined {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return undefined;
+  } catch {
+    const suggestion = suggestKey(timezone, [...Intl.supportedValuesOf('timeZone'), 'UTC']);
+    return {
+      message: `unknown time zone '${timezone}'; write an IANA name such as 'Europe/Berlin' or '${PIPELINE_DEFAULTS.timezone}'`,
+      ...(suggestion === undefined ? {} : { suggestion }),
+    };
+  }
+}
+
+function checkSchedule(trigger: Tree, index: number): Finding[] {
+  const findings: Finding[] = [];
+  const at = (key: string): PathSegment[] => ['on', index, key];
+  if (!('schedule' in trigger)) {
+    if (!('event' in trigger)) {
+      findings.push({
+        segments: ['on', index],
+        message: "a trigger needs 'event' (an event type) or 'schedule' (a cron expression)",
+      });
+    }
+    for (const key of ['timezone', 'missed']) {
+      if (key in trigger)
+        findings.push({
+          segments: at(key),
+          atKey: true,
+          message: `'${key}' belongs to schedule triggers; add 'schedule' or remove '${key}'`,
+        });
+    }
+    return findings;
+  }
+  for (const key of Object.keys(trigger)) {
+    if (key === 'schedule' || (SCHEDULE_KEYS as readonly string[]).includes(key)) continue;
+    findings.push({
+      segments: at(key),
+      atKey: true,
+      message:
+        key === 'event'
+          ? "a trigger has either 'event' or 'schedule', not both; split it into two triggers"
+          : `'${key}' cannot be used with 'schedule'; a schedule trigger takes only 'timezone', 'missed' and 'if'`,
+    });
+  }
+  const cron = trigger['schedule'];
+  if (typeof cron === 'string' && cron.trim() !== '' && cron.length <= MAX_CRON_LENGTH) {
+    const problem = cronProblem(cron);
+    if (problem !== undefined) findings.push({ segments: at('schedule'), message: problem });
+  }
+  const timezone = trigger['timezone'];
+  if (typeof timezone === 'string' && timezone !== '' && timezone.length <= MAX_TIMEZONE_LENGTH) {
+    const problem = timezoneProblem(timezone);
+    if (problem !== undefined) findings.push({ segments: at('timezone'), ...problem });
+  }
+  return findings;
+}
+
 function checkTriggers(pipeline: Tree): Finding[] {
   const findings: Finding[] = [];
   (listAt(pipeline, 'on') ?? []).forEach((trigger, index) => {
     if (!isTree(trigger)) return;
+    findings.push(...checkSchedule(trigger, index));
     for (const [include, ignore] of FILTER_PAIRS) {
       if (include in trigger && ignore in trigger) {
         findings.push({

@@ -27,12 +27,19 @@ export {
   BUILTIN_ACTIONS,
   MAX_MATRIX_COMBINATIONS,
   MAX_DURATION_MS,
+  MISSED_POLICIES,
+  SCHEDULE_EVENT_TYPE,
+  SCHEDULE_SOURCE,
 } from './schema.ts';
+export { scheduleSubject } from './normalize.ts';
+export { cronProblem, timezoneProblem } from './check-pipeline.ts';
 export type {
   PipelineSpec,
   PipelineProblem,
   PipelineProblem as Problem,
   TriggerSpec,
+  ScheduleSpec,
+  MissedPolicy,
   ConcurrencySpec,
   ConcurrencyMode,
   JobSpec,

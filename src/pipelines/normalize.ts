@@ -4,13 +4,14 @@
  * frozen. Pure; assumes the value passed `validateAgainstSchema` and `checkPipeline`.
  */
 import { parseDuration } from './duration.ts';
-import { PIPELINE_DEFAULTS } from './schema.ts';
+import { PIPELINE_DEFAULTS, SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE } from './schema.ts';
 import type {
   BuiltinAction,
   ConcurrencyMode,
   InputValue,
   JobSpec,
   MatrixValue,
+  MissedPolicy,
   PipelineSpec,
   RetrySpec,
   StepSpec,
@@ -42,7 +43,25 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function trigger(raw: Raw, index: number): TriggerSpec {
+/** The `subject` of a schedule trigger's ticks: `<pipeline>/<trigger index>`. */
+export const scheduleSubject = (pipeline: string, index: number): string => `${pipeline}/${index}`;
+
+function trigger(raw: Raw, index: number, pipeline: string): TriggerSpec {
+  if (typeof raw['schedule'] === 'string') {
+    // A schedule matches only its own ticks: one type, one source, one subject per trigger.
+    return {
+      index,
+      event: SCHEDULE_EVENT_TYPE,
+      source: SCHEDULE_SOURCE,
+      subject: scheduleSubject(pipeline, index),
+      schedule: {
+        cron: raw['schedule'],
+        timezone: str(raw['timezone']) ?? PIPELINE_DEFAULTS.timezone,
+        missed: (raw['missed'] ?? PIPELINE_DEFAULTS.missed) as MissedPolicy,
+      },
+      ...optional('if', str(raw['if'])),
+    };
+  }
   return {
     index,
     event: String(raw['event']),
@@ -148,7 +167,7 @@ export function normalizePipeline(raw: Raw): PipelineSpec {
   return deepFreeze({
     name: String(raw['name']),
     ...optional('description', str(raw['description'])),
-    on: ((raw['on'] ?? []) as Raw[]).map(trigger),
+    on: ((raw['on'] ?? []) as Raw[]).map((entry, index) => trigger(entry, index, String(raw['name']))),
     env: stringMap(raw['env']),
     ...optional(
       'concurrency',

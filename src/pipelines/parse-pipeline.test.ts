@@ -195,7 +195,7 @@ const CASES: readonly Case[] = [
       { at: '8:13 jobs.a.steps[1].id', message: "step id 'one' is already used by steps[0] of job 'a'" },
       {
         at: '10:15 jobs.a.steps[2].uses',
-        message: "must be one of 'checkout', 'emit', got 'chekout'",
+        message: "must be one of 'checkout', 'emit', 'rollback', got 'chekout'",
         suggestion: 'checkout',
       },
       { at: '12:12 jobs.b.steps', message: 'must not be an empty list' },
@@ -373,6 +373,72 @@ const CASES: readonly Case[] = [
     ),
     expected: [{ at: '2:8 ', message: 'refusing a possible alias bomb' }],
   },
+  {
+    name: 'schedule triggers: bad cron, unknown time zone, mixed keys, a cron that never fires',
+    text: lines(
+      'name: x',
+      'on:',
+      '  - schedule: "61 * * * *"',
+      '    timezone: Europe/Berln',
+      '    branches: [main]',
+      '  - schedule: "0 0 31 2 *"',
+      '    event: git.push',
+      '    missed: sometimes',
+      '  - timezone: UTC',
+      '  - schedule: "* * * * * * *"',
+      '  - schedule: "*/0 * * * *"',
+      '  - schedule: ""',
+      'jobs:',
+      '  a:',
+      '    steps:',
+      '      - run: x',
+    ),
+    expected: [
+      {
+        at: '3:15 on[0].schedule',
+        message: "invalid cron '61 * * * *': invalid value for minute: 61; write 5 fields",
+      },
+      {
+        at: '4:15 on[0].timezone',
+        message: "unknown time zone 'Europe/Berln'; write an IANA name",
+        suggestion: 'Europe/Berlin',
+      },
+      { at: '5:5 on[0].branches', message: "'branches' cannot be used with 'schedule'" },
+      { at: '6:15 on[1].schedule', message: "cron '0 0 31 2 *' never fires" },
+      { at: '7:5 on[1].event', message: "a trigger has either 'event' or 'schedule', not both" },
+      { at: '8:13 on[1].missed', message: "must be one of 'skip', 'latest', 'all', got 'sometimes'" },
+      {
+        at: '9:5 on[2]',
+        message: "a trigger needs 'event' (an event type) or 'schedule' (a cron expression)",
+      },
+      { at: '9:5 on[2].timezone', message: "'timezone' belongs to schedule triggers" },
+      { at: '10:15 on[3].schedule', message: "invalid cron '* * * * * * *': it has 7 fields" },
+      {
+        at: '11:15 on[4].schedule',
+        message: "invalid cron '*/0 * * * *': syntax error, illegal stepping: 0",
+      },
+      { at: '12:15 on[5].schedule', message: 'must not be empty' },
+    ],
+  },
+  {
+    name: 'schedule triggers: oversized cron and time zone are refused unparsed, nothing quoted whole',
+    text: lines(
+      'name: x',
+      'on:',
+      `  - schedule: "${'1 '.repeat(150)}"`,
+      `    timezone: "${'a'.repeat(300)}"`,
+      '  - schedule: "@reboot"',
+      'jobs:',
+      '  a:',
+      '    steps:',
+      '      - run: x',
+    ),
+    expected: [
+      { at: '3:15 on[0].schedule', message: 'must be at most 200 characters long' },
+      { at: '4:15 on[0].timezone', message: 'must be at most 100 characters long' },
+      { at: '5:15 on[1].schedule', message: "invalid cron '@reboot': @reboot is not supported" },
+    ],
+  },
 ];
 
 void describe('parsePipeline problems', { timeout: 30_000 }, () => {
@@ -548,5 +614,42 @@ void describe('parsePipeline spec', { timeout: 30_000 }, () => {
     assert.equal(checkout.timeoutMs, 500);
     assert.deepEqual(pipeline.finally, {});
     assert.ok(Object.isFrozen(pipeline) && Object.isFrozen(testJob.steps) && Object.isFrozen(checkout.retry));
+  });
+
+  void test('a schedule trigger becomes a trigger on its own ticks, with defaults filled', () => {
+    const text = lines(
+      'name: nightly',
+      'on:',
+      '  - event: git.push',
+      '  - schedule: "*/15 * * * *"',
+      '    timezone: Europe/Berlin',
+      '    missed: all',
+      '    if: event.data.missed != true',
+      '  - schedule: "@daily"',
+      'jobs:',
+      '  a:',
+      '    steps:',
+      '      - run: x',
+    );
+    const { pipeline, problems } = parsePipeline(text, 'nightly.yaml');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(pipeline?.on, [
+      { index: 0, event: 'git.push' },
+      {
+        index: 1,
+        event: 'schedule.tick',
+        source: '/junction/schedule',
+        subject: 'nightly/1',
+        schedule: { cron: '*/15 * * * *', timezone: 'Europe/Berlin', missed: 'all' },
+        if: 'event.data.missed != true',
+      },
+      {
+        index: 2,
+        event: 'schedule.tick',
+        source: '/junction/schedule',
+        subject: 'nightly/2',
+        schedule: { cron: '@daily', timezone: 'UTC', missed: 'latest' },
+      },
+    ]);
   });
 });

@@ -70,6 +70,35 @@ void describe('pipeline JSON Schema', { timeout: 30_000 }, () => {
     assert.equal(editorValidate({ name: 'x', jobs: { a: { steps: [{ run: 'x' }] } } }), true);
   });
 
+  void test('schedule triggers: the editor schema and the loader agree', () => {
+    const pipeline = (trigger: Record<string, unknown>) => ({
+      name: 'nightly',
+      on: [trigger],
+      jobs: { a: { steps: [{ run: 'x' }] } },
+    });
+    const valid = [
+      { schedule: '30 2 * * *', timezone: 'Europe/Berlin', missed: 'all' },
+      { schedule: '@hourly', if: 'event.data.missed != true' },
+      { event: 'schedule.tick', subject: 'nightly/0' },
+    ];
+    for (const trigger of valid) {
+      assert.equal(editorValidate(pipeline(trigger)), true, JSON.stringify(editorValidate.errors));
+      assert.deepEqual(parsePipeline(JSON.stringify(pipeline(trigger)), 'p.yaml').problems, []);
+    }
+    const broken = [
+      { schedule: '*/15 * * * *', event: 'git.push' },
+      { schedule: '*/15 * * * *', missed: 'sometimes' },
+      { schedule: '' },
+      { timezone: 'UTC' },
+      { schedule: 5 },
+      { schedule: '* * * * *', timezone: 'x'.repeat(101) },
+    ];
+    for (const trigger of broken) {
+      assert.equal(editorValidate(pipeline(trigger)), false, JSON.stringify(trigger));
+      assert.ok(parsePipeline(JSON.stringify(pipeline(trigger)), 'p.yaml').problems.length > 0);
+    }
+  });
+
   void test('docs/pipelines.md documents every key', () => {
     const doc = readFileSync(path.join(root, 'docs/pipelines.md'), 'utf8');
     const undocumented = [...new Set(properties(pipelineJsonSchema).map(([key]) => key))].filter(

@@ -15,14 +15,25 @@ export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 /** `500ms`, `30s`, `10m`, `2h`; bounded by `MAX_DURATION_MS` in the loader. */
 export const DURATION_PATTERN = '^[0-9]{1,9}(ms|s|m|h)$';
 
-export const BUILTIN_ACTIONS = ['checkout', 'emit'] as const;
+export const BUILTIN_ACTIONS = ['checkout', 'emit', 'rollback'] as const;
 export const CONCURRENCY_MODES = ['queue', 'cancel-previous', 'skip-if-running', 'latest'] as const;
 export const WORKER_LOST_POLICIES = ['retry', 'fail'] as const;
+export const MISSED_POLICIES = ['skip', 'latest', 'all'] as const;
+/** The keys a `schedule` trigger may have besides `schedule`. */
+export const SCHEDULE_KEYS = ['timezone', 'missed', 'if'] as const;
+/** The CloudEvents source of every `schedule.tick`. */
+export const SCHEDULE_SOURCE = '/junction/schedule';
+/** The event type of a schedule's ticks. */
+export const SCHEDULE_EVENT_TYPE = 'schedule.tick';
 
 /** Most job instances one matrix may expand to, after `exclude` and `include`. */
 export const MAX_MATRIX_COMBINATIONS = 256;
 /** Longest duration accepted anywhere in a pipeline file (24 hours). */
 export const MAX_DURATION_MS = 24 * 3_600_000;
+/** Longest cron expression accepted in a `schedule` trigger. */
+export const MAX_CRON_LENGTH = 200;
+/** Longest time zone name accepted (the longest IANA names are about 30). */
+export const MAX_TIMEZONE_LENGTH = 100;
 /** Most retries of one step. */
 export const MAX_RETRIES = 10;
 
@@ -33,6 +44,8 @@ export const PIPELINE_DEFAULTS = {
   retryMaxBackoff: '1m',
   failFast: true,
   onWorkerLost: 'fail',
+  timezone: 'UTC',
+  missed: 'latest',
 } as const;
 
 /** A schema node, loosely typed, for code that walks the schema. */
@@ -100,11 +113,33 @@ const matrixRow = (description: string): SchemaNode => ({
 });
 
 const trigger: SchemaNode = {
-  description: 'One trigger: the pipeline runs once for each event that matches every clause given.',
+  description:
+    "One trigger: the pipeline runs once for each event that matches every clause given. Either 'event' (with filters) or 'schedule' (with 'timezone', 'missed' and 'if').",
   type: 'object',
   additionalProperties: false,
-  required: ['event'],
+  oneOf: [{ required: ['event'] }, { required: ['schedule'] }],
   properties: {
+    schedule: {
+      description:
+        "A cron expression: 5 fields (minute hour day month weekday), 6 with seconds first, or a nickname such as '@daily'. The pipeline runs at each time it names (a 'schedule.tick' event). Not together with 'event'.",
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_CRON_LENGTH,
+    },
+    timezone: {
+      description: `IANA time zone the schedule is read in, e.g. 'Europe/Berlin'; '${PIPELINE_DEFAULTS.timezone}' when absent. Only with 'schedule'.`,
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_TIMEZONE_LENGTH,
+      default: PIPELINE_DEFAULTS.timezone,
+    },
+    missed: {
+      description:
+        "Times that passed while Junction was down: 'skip' fires none, 'latest' fires the most recent one, 'all' fires each (at most 100). Only with 'schedule'.",
+      type: 'string',
+      enum: [...MISSED_POLICIES],
+      default: PIPELINE_DEFAULTS.missed,
+    },
     event: {
       description: "Event type to match, exactly or as a glob ('git.push', 'image.*').",
       type: 'string',
@@ -246,6 +281,31 @@ const step: SchemaNode = {
               data: {
                 description:
                   'Data of the event: a mapping, list or value; strings may hold ${{ }} templates.',
+              },
+            },
+          },
+        },
+      },
+    },
+    {
+      if: { required: ['uses'], properties: { uses: { const: 'rollback' } } },
+      then: {
+        properties: {
+          with: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              environment: template(
+                "Environment to roll back; the alert's environment (labels.environment or labels.env) when absent.",
+              ),
+              service: template("Service to roll back; the alert's service (labels.service) when absent."),
+              to: template('Version to go back to; the last successful one before the current when absent.'),
+              window: {
+                description:
+                  "One automatic rollback per alert (fingerprint) within this time, such as '30m' or '2h'. Default '1h'.",
+                type: 'string',
+                pattern: '^[0-9]+(ms|s|m|h|d)$',
+                default: '1h',
               },
             },
           },

@@ -10,10 +10,12 @@ import type { YamlProblem } from '../yaml/index.ts';
 /** One problem in a pipeline file: `file:line:col path: message (did you mean 'x'?)`. */
 export type PipelineProblem = YamlProblem;
 
-export type BuiltinAction = 'checkout' | 'emit';
+export type BuiltinAction = 'checkout' | 'emit' | 'rollback';
 export type ConcurrencyMode = 'queue' | 'cancel-previous' | 'skip-if-running' | 'latest';
 export type WorkerLostPolicy = 'retry' | 'fail';
 export type MatrixValue = string | number | boolean;
+/** What a schedule does with the slots that passed while Junction was not running it. */
+export type MissedPolicy = 'skip' | 'latest' | 'all';
 /** A value under a step's `with`: YAML scalars, lists and mappings. */
 export type InputValue =
   string | number | boolean | null | readonly InputValue[] | { readonly [key: string]: InputValue };
@@ -40,10 +42,26 @@ export type ExpressionScope =
 /** Checks one expression (the text inside `${{ }}` is not unwrapped for templates); a message when wrong. */
 export type ExpressionChecker = (source: string, scope: ExpressionScope) => string | undefined;
 
+/** A `schedule` trigger's cron, as written in the pipeline file. */
+export interface ScheduleSpec {
+  /** A 5-field cron, a 6-field cron with seconds first, or a nickname (`@daily`). */
+  readonly cron: string;
+  /** IANA time zone the cron is read in; `UTC` by default. */
+  readonly timezone: string;
+  readonly missed: MissedPolicy;
+}
+
+/**
+ * One entry of `on`. A `schedule` entry is normalized into an ordinary trigger on its own ticks:
+ * `event: schedule.tick`, `source: SCHEDULE_SOURCE`, `subject: <pipeline>/<index>`, with
+ * `schedule` set; matching needs nothing else.
+ */
 export interface TriggerSpec {
   /** Position in `on`, part of the run id. */
   readonly index: number;
   readonly event: string;
+  /** Present on `schedule` triggers only. */
+  readonly schedule?: ScheduleSpec;
   readonly source?: string;
   readonly subject?: string;
   readonly branches?: readonly string[];

@@ -111,6 +111,8 @@ function phrase(error: ErrorObject, segments: PathSegment[]): Finding | undefine
     }
     case 'minLength':
       return { segments, message: 'must not be empty' };
+    case 'maxLength':
+      return { segments, message: `must be at most ${String(params['limit'])} characters long` };
     case 'minItems':
       return {
         segments,

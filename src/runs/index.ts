@@ -67,3 +67,33 @@ export type {
   ExpressionContext,
   RunContext,
 } from './expressions.ts';
+export { TRACE_MAX_DEPTH, TRACE_MAX_NODES, producedByRun, runSource, summarize, traceFrom } from './trace.ts';
+export type { Trace, TraceEventNode, TraceNode, TraceOptions, TraceRunNode } from './trace.ts';
+export {
+  deploymentEvent,
+  deploymentIdOf,
+  endDeployment,
+  gateDeployment,
+  targetProblem,
+} from './deployments.ts';
+export type {
+  DeploymentEventKind,
+  DeploymentTarget,
+  EnvironmentPolicy,
+  GateInput,
+  GateOutcome,
+  GateVerdict,
+} from './deployments.ts';
+export { requestRollback } from './rollback.ts';
+export type { RollbackRequest, RollbackResult } from './rollback.ts';
+export {
+  LOCAL_AUTHOR,
+  TIMEOUT_AUTHOR,
+  createEnvironmentPolicy,
+  describeFreezeWindow,
+  freezeStateAt,
+  compileFreezeWindow,
+} from './environment-policy.ts';
+export type { CompiledFreezeWindow, FreezeState } from './environment-policy.ts';
+export { MAX_APPROVAL_COMMENT, approvalState, decideApproval } from './approvals.ts';
+export type { ApprovalDecision, ApprovalRequest, ApprovalState } from './approvals.ts';

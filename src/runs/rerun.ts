@@ -31,6 +31,13 @@ export interface RerunOptions {
   readonly failedOnly: boolean;
   /** The new run's id; a fresh one by default. */
   readonly newRunId?: string;
+  /**
+   * Jobs that run again even though they succeeded; every other job that succeeded is reused as
+   * with `failedOnly` (a rollback re-runs only the job that deployed).
+   */
+  readonly rerunJobs?: readonly string[];
+  /** Called while the new run is held, after reused rows are copied and before it is queued. */
+  readonly prepare?: (runId: string) => Promise<void>;
 }
 
 export interface RerunResult {
@@ -71,7 +78,11 @@ function isEnded(status: string): boolean {
 }
 
 /** The names of the jobs a failed-only re-run copies, in a fixed order (see the module comment). */
-export function reusableJobs(run: RunDetail, rows: readonly JobRecord[]): Set<string> {
+export function reusableJobs(
+  run: RunDetail,
+  rows: readonly JobRecord[],
+  force: ReadonlySet<string> = new Set(),
+): Set<string> {
   let jobs: { name: string; needs: readonly string[]; isFinally: boolean }[];
   try {
     jobs = [...compiledRunSpec(run).jobs.values()].map((job) => ({
@@ -86,6 +97,7 @@ export function reusableJobs(run: RunDetail, rows: readonly JobRecord[]): Set<st
   const succeeded = new Set<string>();
   for (const job of jobs) {
     const own = rows.filter((row) => row.name === job.name);
+    if (force.has(job.name)) continue;
     if (own.length > 0 && own.every((row) => row.status === 'succeeded')) succeeded.add(job.name);
   }
   const reusable = new Set<string>();
@@ -130,14 +142,16 @@ export async function rerunRun(store: Store, runId: string, options: RerunOption
     );
   }
   const id = options.newRunId ?? newRunId();
-  const rows = options.failedOnly ? await store.listJobs(original.id) : [];
-  const reusable = options.failedOnly ? reusableJobs(original, rows) : new Set<string>();
+  const reuse = options.failedOnly || options.rerunJobs !== undefined;
+  const rows = reuse ? await store.listJobs(original.id) : [];
+  const reusable = reuse ? reusableJobs(original, rows, new Set(options.rerunJobs ?? [])) : new Set<string>();
   const copied = rows.filter((row) => reusable.has(row.name));
+  const held = copied.length > 0 || options.prepare !== undefined;
   const created = await store.createRun(original.eventId, {
     id,
     pipeline: original.pipeline,
     triggerIndex: original.triggerIndex,
-    status: copied.length > 0 ? 'waiting' : 'queued',
+    status: held ? 'waiting' : 'queued',
     pipelineDigest: original.pipelineDigest,
     spec: original.spec,
     rerunOf: original.id,
@@ -145,19 +159,23 @@ export async function rerunRun(store: Store, runId: string, options: RerunOption
   if (!created) {
     throw new JunctionError('INTERNAL', `cannot create re-run '${id}': a run with that id exists`);
   }
-  if (copied.length > 0) await copyJobs(store, id, original.id, copied);
+  if (held) await prepareHeld(store, id, original.id, copied, options.prepare);
   return { runId: id, reused: [...new Set(copied.map((row) => row.name))] };
 }
 
-/** Copies reused rows into the held new run, then queues it; ends it failed when that fails. */
-async function copyJobs(
+/**
+ * Copies reused rows into the held new run and lets the caller prepare it, then queues it; ends
+ * it failed when either fails.
+ */
+async function prepareHeld(
   store: Store,
   runId: string,
   from: string,
   rows: readonly JobRecord[],
+  prepare: ((runId: string) => Promise<void>) | undefined,
 ): Promise<void> {
   try {
-    await store.createJobs(rows.map((row) => copiedRow(row, runId, from)));
+    if (rows.length > 0) await store.createJobs(rows.map((row) => copiedRow(row, runId, from)));
     for (const row of rows) {
       await store.updateJob(jobRowId(runId, row.name, row.matrixKey), {
         outputs: row.outputs,
@@ -166,6 +184,7 @@ async function copyJobs(
         queuedAt: row.queuedAt,
       });
     }
+    await prepare?.(runId);
     await store.updateRun(runId, { status: 'queued' }, ['waiting']);
   } catch (error) {
     await store
@@ -174,7 +193,7 @@ async function copyJobs(
         {
           status: 'failed',
           finishedAt: new Date().toISOString(),
-          reason: `the jobs reused from run ${from} could not be copied: ${errorMessage(error)}`,
+          reason: `the re-run of run ${from} could not be prepared: ${errorMessage(error)}`,
         },
         ['waiting'],
       )

@@ -9,10 +9,14 @@
  * - One delivery at a time (`maxInFlight` 1), so events are routed in publish order.
  * - Redelivery is harmless: run ids are derived from (event id, pipeline, trigger index) and the
  *   store ignores rows it already has.
- * - A store failure is retried with exponential backoff (capped at `maxBackoffMs`); a
- *   non-retryable store error is given up on after `maxAttempts` deliveries and logged with its
- *   code. A message that is not a stored event is rejected at once and logged with
- *   `BUS_MESSAGE_INVALID`.
+ * - A failure (of the store, or of deciding) is retried with exponential backoff (capped at
+ *   `maxBackoffMs`). After `maxAttempts` deliveries (`ROUTING_MAX_ATTEMPTS`, 5) the event is kept
+ *   as a `routing` dead letter naming it, and acknowledged, so one event cannot hold up the ones
+ *   behind it; `junction dlq replay` routes it again. When even the dead letter cannot be written
+ *   the delivery is retried, so nothing is lost. A message that is not a stored event is rejected
+ *   at once and logged with `BUS_MESSAGE_INVALID`.
+ * - `route(stored)` routes one stored event straight away (a replayed dead letter) with the
+ *   pipelines loaded now, and resolves to the runs it created.
  * - Each delivery uses the pipelines `getPipelines()` returns at that moment, so a reload takes
  *   effect from the next event on.
  * - The seq of the last event routed is saved as the checkpoint `router.events` (at most once a
@@ -39,6 +43,9 @@ import { decideEvent, runIdFor, type RoutablePipelines } from '../triggers/index
 
 export const ROUTER_GROUP = 'router';
 
+/** Deliveries of an event whose routing keeps failing before it becomes a dead letter. */
+export const ROUTING_MAX_ATTEMPTS = 5;
+
 export interface RouterOptions {
   readonly store: Store;
   readonly bus: Bus;
@@ -47,7 +54,7 @@ export interface RouterOptions {
   readonly getPipelines: () => RoutablePipelines;
   /** Longest wait before a failed event is tried again. Default 30 s. */
   readonly maxBackoffMs?: number;
-  /** Deliveries after which a non-retryable store error gives up on the event. Default 10. */
+  /** Deliveries after which a failing event becomes a dead letter. Default `ROUTING_MAX_ATTEMPTS`. */
   readonly maxAttempts?: number;
   /** Route stored events after the checkpoint before subscribing. Default false. */
   readonly catchUp?: boolean;
@@ -64,6 +71,8 @@ export interface Router {
   start(): Promise<void>;
   /** Stops taking deliveries and waits for the one in progress. Idempotent. */
   stop(): Promise<void>;
+  /** Routes one stored event now with the current pipelines; resolves to the runs created. */
+  route(stored: StoredEvent): Promise<string[]>;
 }
 
 /** What one event's routing writes: decisions, and a run per matched trigger. */
@@ -108,7 +117,7 @@ function decodeDelivery(delivery: Delivery): StoredEvent | undefined {
 export function createRouter(options: RouterOptions): Router {
   const { store, bus, logger, getPipelines } = options;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
-  const maxAttempts = options.maxAttempts ?? 10;
+  const maxAttempts = options.maxAttempts ?? ROUTING_MAX_ATTEMPTS;
   const checkpointEveryMs = options.checkpointEveryMs ?? 1000;
   let subscription: Subscription | undefined;
   let stopping: Promise<void> | undefined;
@@ -149,10 +158,16 @@ export function createRouter(options: RouterOptions): Router {
     for (;;) {
       const page = await store.listEvents({ afterSeq: routedSeq }, { limit: 500, order: 'asc' });
       for (const stored of page.items) {
-        const { decisions, runs } = routingRecords(stored, getPipelines());
-        if (decisions.length > 0) {
-          const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
-          if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
+        try {
+          const { decisions, runs } = routingRecords(stored, getPipelines());
+          if (decisions.length > 0) {
+            const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
+            if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
+          }
+        } catch (error) {
+          // Catching up has no redelivery to wait for: keep the event as a dead letter now.
+          const code = isJunctionError(error) ? error.code : 'INTERNAL';
+          if (!(await keepDeadLetter(stored, code, error, 1))) throw error;
         }
         routed(stored.seq);
         count += 1;
@@ -172,31 +187,22 @@ export function createRouter(options: RouterOptions): Router {
       );
       return reject('not a stored event');
     }
-    const { decisions, runs } = routingRecords(stored, getPipelines());
-    if (decisions.length === 0) {
-      logger.debug({ eventId: stored.id }, 'router: no pipeline listens for this event type');
-      routed(stored.seq);
-      return ack;
-    }
     try {
-      const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
-      if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
-      for (const runId of createdRuns) {
-        const run = runs.find((r) => r.id === runId);
-        logger.info({ eventId: stored.id, runId, pipeline: run?.pipeline }, 'run queued');
+      const createdRuns = await routeOne(stored);
+      if (createdRuns === undefined) {
+        logger.debug({ eventId: stored.id }, 'router: no pipeline listens for this event type');
       }
       routed(stored.seq);
       return ack;
     } catch (error) {
       const code = isJunctionError(error) ? error.code : 'INTERNAL';
-      const retryable = isJunctionError(error) && error.retryable;
-      if (!retryable && delivery.attempt >= maxAttempts) {
-        logger.error(
-          { code, eventId: stored.id, err: errorMessage(error), attempts: delivery.attempt },
-          'router: cannot record the routing of this event; giving up',
-        );
-        retrying.delete(stored.seq);
-        return reject(`cannot record routing: ${code}`);
+      if (delivery.attempt >= maxAttempts) {
+        const kept = await keepDeadLetter(stored, code, error, delivery.attempt);
+        if (kept) {
+          // Acknowledged: the dead letter holds it now, and the events behind it may pass.
+          routed(stored.seq);
+          return ack;
+        }
       }
       retrying.add(stored.seq);
       const backoff =
@@ -206,6 +212,53 @@ export function createRouter(options: RouterOptions): Router {
         'router: recording the routing failed; retrying',
       );
       return retryAfter(Math.round(backoff));
+    }
+  }
+
+  /** Decides and records one event; undefined when no pipeline listens for its type. */
+  async function routeOne(stored: StoredEvent): Promise<string[] | undefined> {
+    const { decisions, runs } = routingRecords(stored, getPipelines());
+    if (decisions.length === 0) return undefined;
+    const { createdRuns } = await store.recordRouting(stored.id, decisions, runs);
+    if (createdRuns.length > 0) options.onRunsCreated?.(createdRuns);
+    for (const runId of createdRuns) {
+      const run = runs.find((r) => r.id === runId);
+      logger.info({ eventId: stored.id, runId, pipeline: run?.pipeline }, 'run queued');
+    }
+    return createdRuns;
+  }
+
+  /** Keeps an event that could not be routed as a dead letter; false when that failed too. */
+  async function keepDeadLetter(
+    stored: StoredEvent,
+    code: string,
+    error: unknown,
+    attempts: number,
+  ): Promise<boolean> {
+    try {
+      await store.addDeadLetter({
+        kind: 'routing',
+        code,
+        reason: `routing failed ${String(attempts)} times: ${errorMessage(error)}`,
+        attempts,
+        eventId: stored.id,
+        receiver: stored.receiver,
+      });
+      logger.error(
+        { code, eventId: stored.id, err: errorMessage(error), attempts },
+        'router: cannot route this event; kept as a dead letter',
+      );
+      return true;
+    } catch (storeError) {
+      logger.error(
+        {
+          code: isJunctionError(storeError) ? storeError.code : 'INTERNAL',
+          eventId: stored.id,
+          err: errorMessage(storeError),
+        },
+        'router: cannot keep the unroutable event as a dead letter; retrying',
+      );
+      return false;
     }
   }
 
@@ -227,6 +280,9 @@ export function createRouter(options: RouterOptions): Router {
         await saveCheckpoint();
       })();
       return stopping;
+    },
+    async route(stored) {
+      return (await routeOne(stored)) ?? [];
     },
   };
 }

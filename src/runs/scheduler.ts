@@ -28,10 +28,19 @@ import type { CloudEvent, StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError } from '../errors/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { JobSpec } from '../pipelines/index.ts';
-import type { JobRecord, NewJob, RunDetail, Store } from '../store/index.ts';
+import type { DeploymentRecord, JobRecord, NewJob, RunDetail, Store } from '../store/index.ts';
 import { admit, isConcurrencyMode, release, withdraw, type GroupState } from './concurrency.ts';
 import { nextActions, type JobGraph } from './dag.ts';
 import { evaluateIf, renderTemplates, type CompiledPipeline, type ExpressionContext } from './expressions.ts';
+import {
+  deploymentEvent,
+  endDeployment,
+  gateDeployment,
+  targetProblem,
+  type DeploymentEventKind,
+  type DeploymentTarget,
+  type EnvironmentPolicy,
+} from './deployments.ts';
 import { combinationKey, expandMatrix, planMatrix } from './matrix.ts';
 import { runEvent, type RunEventKind } from './result-events.ts';
 import { compiledRunSpec } from './run-spec.ts';
@@ -57,6 +66,8 @@ export interface SchedulerOptions {
   readonly sweepEveryMs?: number;
   /** Wait before examining a run again after an error. Default 1000 ms. */
   readonly retryMs?: number;
+  /** Approvals and freeze windows of environments (deployments.ts); none when absent. */
+  readonly environmentPolicy?: EnvironmentPolicy;
 }
 
 export interface Scheduler {
@@ -114,6 +125,11 @@ export function jobsContext(
     context[name] = { outputs, result };
   }
   return context;
+}
+
+/** `run` as expressions see it. */
+function runContext(run: RunDetail): Record<string, unknown> {
+  return { id: run.id, pipeline: run.pipeline, attempt: 1, eventId: run.eventId };
 }
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -184,6 +200,159 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         `scheduler: cannot publish pipeline.${kind}`,
       );
     }
+  }
+
+  async function emitDeployment(
+    kind: DeploymentEventKind,
+    deployment: DeploymentRecord,
+    trigger: StoredEvent,
+  ): Promise<void> {
+    try {
+      const previous =
+        deployment.rollbackOf === null
+          ? null
+          : ((await store.getDeployment(deployment.rollbackOf))?.version ?? null);
+      await publish(deploymentEvent(kind, deployment, trigger, { previousVersion: previous }));
+    } catch (error) {
+      logger.warn(
+        {
+          code: isJunctionError(error) ? error.code : 'INTERNAL',
+          deployment: deployment.id,
+          err: errorMessage(error),
+        },
+        `scheduler: cannot publish deployment.${kind}`,
+      );
+    }
+  }
+
+  /**
+   * The gate of every held job that declares an environment (deployments.ts): start it, keep it
+   * waiting with the reason, or fail it with the refusal. True when a job changed status.
+   */
+  async function gateDeployments(
+    run: RunDetail,
+    compiled: CompiledPipeline,
+    trigger: StoredEvent,
+    states: ReadonlyMap<string, JobState>,
+  ): Promise<{ changed: boolean; queued: boolean }> {
+    let changed = false;
+    let queued = false;
+    for (const [name, state] of states) {
+      const job = compiled.jobs.get(name);
+      if (job?.environment === undefined || state.spec.strategy !== undefined) continue;
+      for (const row of state.rows) {
+        const now = new Date();
+        if (row.status !== 'waiting') {
+          if (isTerminal(statusOf(row.status))) {
+            const ended = await endDeployment(store, row, now);
+            if (ended !== undefined) {
+              const kind =
+                ended.status === 'succeeded'
+                  ? 'succeeded'
+                  : ended.status === 'cancelled'
+                    ? 'cancelled'
+                    : 'failed';
+              await emitDeployment(kind, ended, trigger);
+              if (kind === 'succeeded' && ended.isRollback)
+                await emitDeployment('rolled_back', ended, trigger);
+              logger.info(
+                {
+                  runId: run.id,
+                  deployment: ended.id,
+                  environment: ended.environment,
+                  service: ended.service,
+                  version: ended.version,
+                  status: ended.status,
+                },
+                'deployment ended',
+              );
+              // Wake the deployments queued behind this one.
+              for (const next of await store.listDeployments(
+                { environment: ended.environment, service: ended.service, active: true, order: 'asc' },
+                100,
+              )) {
+                if (next.runId !== run.id) kick(next.runId);
+              }
+            }
+          }
+          continue;
+        }
+        let target: DeploymentTarget;
+        let problem: string | undefined;
+        try {
+          const env = renderTemplates(compiled.env, { event: trigger.event, run: runContext(run) });
+          const values = renderTemplates(job.environment, {
+            event: trigger.event,
+            run: runContext(run),
+            env,
+            jobs: jobsContext(states, job.jobsInScope),
+          });
+          target = {
+            name: values['name'] ?? '',
+            service: values['service'] ?? '',
+            version: values['version'] ?? '',
+            ...(values['url'] === undefined ? {} : { url: values['url'] }),
+          };
+          problem = targetProblem(target);
+        } catch (error) {
+          problem = `its environment could not be evaluated: ${errorMessage(error)}`;
+          target = { name: '', service: '', version: '' };
+        }
+        if (problem !== undefined) {
+          changed =
+            (await store.updateJob(
+              row.id,
+              { status: 'failed', reason: problem, finishedAt: now.toISOString() },
+              { status: ['waiting'] },
+            )) || changed;
+          continue;
+        }
+        const outcome = await gateDeployment(store, {
+          run,
+          row,
+          target,
+          now,
+          ...(options.environmentPolicy === undefined ? {} : { policy: options.environmentPolicy }),
+        });
+        const { verdict, deployment } = outcome;
+        if (verdict.kind === 'start') {
+          if (
+            await store.updateJob(
+              row.id,
+              { status: 'queued', queuedAt: now.toISOString(), reason: null },
+              { status: ['waiting'] },
+            )
+          ) {
+            changed = queued = true;
+            if (outcome.decidedNow) {
+              logger.info(
+                {
+                  runId: run.id,
+                  deployment: deployment.id,
+                  environment: deployment.environment,
+                  service: deployment.service,
+                  version: deployment.version,
+                },
+                'deployment started',
+              );
+              await emitDeployment('started', deployment, trigger);
+            }
+          }
+        } else if (verdict.kind === 'refuse') {
+          if (outcome.decidedNow) await emitDeployment('refused', deployment, trigger);
+          changed =
+            (await store.updateJob(
+              row.id,
+              { status: 'failed', reason: verdict.reason, finishedAt: now.toISOString() },
+              { status: ['waiting'] },
+            )) || changed;
+        } else if (row.reason !== verdict.reason) {
+          // Still held: say why where `junction runs` shows it (not a change of status).
+          await store.updateJob(row.id, { reason: verdict.reason }, { status: ['waiting'] });
+        }
+      }
+    }
+    return { changed, queued };
   }
 
   /** Ends a run that is not terminal yet; publishes its result event. */
@@ -382,6 +551,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (changed) return true;
     }
 
+    // Jobs that deploy: the deployment gate, and the end of deployments whose job ended.
+    const gated = await gateDeployments(run, compiled, trigger, states);
+    if (gated.changed) {
+      if (gated.queued) options.onJobsQueued?.();
+      return true;
+    }
+
     // Matrix jobs already started: fail-fast and max-parallel.
     for (const [name, state] of states) {
       const strategy = state.spec.strategy;
@@ -442,10 +618,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     };
     const statuses: Record<string, Status> = {};
     for (const [name, state] of states) statuses[name] = dagStatus(state);
-    const baseContext = (): ExpressionContext => ({
-      event: trigger.event,
-      run: { id: run.id, pipeline: run.pipeline, attempt: 1, eventId: run.eventId },
-    });
+    const baseContext = (): ExpressionContext => ({ event: trigger.event, run: runContext(run) });
     const actions = nextActions(
       graph,
       statuses,
@@ -482,6 +655,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     for (const name of actions.start) {
       const job = compiled.jobs.get(name)!;
       const strategy = job.spec.strategy;
+      if (strategy === undefined && job.environment !== undefined) {
+        // Held for the deployment gate, decided at the next round.
+        decided.push({
+          id: jobRowId(run.id, name, ''),
+          runId: run.id,
+          name,
+          matrixKey: '',
+          matrix: null,
+          status: 'waiting',
+          needs: job.spec.needs,
+        });
+        continue;
+      }
       if (strategy === undefined) {
         decide(name, 'queued');
         queued = true;
@@ -579,6 +765,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   async function sweep(): Promise<void> {
     const now = new Date().toISOString();
+    // Held deployments: a freeze window may have ended, an approval may have timed out.
+    for (const deployment of await store.listDeployments({ status: ['waiting'], order: 'asc' }, 1000)) {
+      kick(deployment.runId);
+    }
     for (const run of await store.listActiveRuns(10_000)) {
       if (
         run.status === 'queued' ||

@@ -15,6 +15,12 @@ describe('tokens', { timeout: 10_000 }, () => {
       [['emit'], 'emit', true],
       [['emit', 'read'], 'read', true],
       [[], 'read', false],
+      [['admin'], 'approve', true],
+      [['approve'], 'approve', true],
+      [['operate'], 'approve', false],
+      [['read'], 'approve', false],
+      [['approve'], 'read', false],
+      [['approve'], 'operate', false],
     ];
     for (const [held, needed, expected] of cases) {
       assert.equal(scopeAllows(held, needed), expected, `${held.join(',')} → ${needed}`);

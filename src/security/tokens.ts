@@ -4,13 +4,15 @@
  * copy of the database gives no usable token. The token is shown once, when created.
  *
  * Scopes nest: `admin` ⊇ `operate` ⊇ `read`; `emit` (sending events) is separate so a sender's
- * token cannot read anything, and only `admin` implies it.
+ * token cannot read anything, and only `admin` implies it. `approve` (deciding deployments that
+ * wait for approval) is separate too: `operate` does not imply it, only `admin` does, and it does
+ * not imply `read`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiTokenRecord, Store, TokenScope } from '../store/index.ts';
 import { JunctionError } from '../errors/index.ts';
 
-export const TOKEN_SCOPES: readonly TokenScope[] = ['emit', 'read', 'operate', 'admin'];
+export const TOKEN_SCOPES: readonly TokenScope[] = ['emit', 'read', 'operate', 'approve', 'admin'];
 
 const TOKEN_PATTERN = /^jct_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -34,6 +36,8 @@ export function scopeAllows(held: readonly TokenScope[], needed: TokenScope): bo
       return held.includes('read') || held.includes('operate');
     case 'emit':
       return held.includes('emit');
+    case 'approve':
+      return held.includes('approve');
   }
 }
 

@@ -64,3 +64,45 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: J
   };
   return reply.code(error.httpStatus).send(body);
 }
+
+/**
+ * A refusal the router makes before any route runs (a URL that is not valid percent-encoding, a
+ * path segment over the length limit), as a Junction error.
+ */
+export function frameworkError(error: { readonly code?: string | undefined }): JunctionError {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return new JunctionError(
+      'API_BAD_REQUEST',
+      'a path segment is longer than the server accepts; send a real id',
+      {
+        httpStatus: 414,
+      },
+    );
+  }
+  return new JunctionError('API_BAD_REQUEST', 'the URL is not valid: check its percent-encoding (UTF-8)');
+}
+
+/**
+ * The raw answer to a request Node's HTTP parser refused before the framework saw it (headers
+ * too large, malformed request line, a client that took too long), in the usual error body.
+ */
+export function clientErrorResponse(
+  error: { readonly code?: string | undefined },
+  requestId: string,
+): string {
+  const [status, text, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'the request headers (or the URL) are larger than the server accepts',
+        ]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'the request was not received in time; send it again']
+        : [400, 'Bad Request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code: 'API_BAD_REQUEST', message, requestId } });
+  return (
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
+  );
+}

@@ -12,16 +12,25 @@ import type { Store } from '../store/index.ts';
 import type { Intake } from '../intake/index.ts';
 import type { Source } from '../sources/index.ts';
 import type { Logger, Metrics } from '../observability/index.ts';
+import type { ApprovalRequest, ApprovalState } from '../runs/index.ts';
+import type { RollbackRequest, RollbackResult } from '../runs/index.ts';
 import { JunctionError, errorMessage } from '../errors/index.ts';
 import { createAuthorizer, isLoopbackAddress } from './auth.ts';
-import { sendError, toJunctionError } from './errors.ts';
+import { clientErrorResponse, frameworkError, sendError, toJunctionError } from './errors.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerApiEventRoutes } from './routes/api-events.ts';
 import { registerApiDecisionRoutes } from './routes/api-decisions.ts';
 import { registerApiRunRoutes } from './routes/api-runs.ts';
 import { registerApiLogRoutes } from './routes/api-logs.ts';
+import { registerApiTraceRoutes } from './routes/api-trace.ts';
+import { registerApiApprovalRoutes } from './routes/api-approvals.ts';
+import { registerApiDeploymentRoutes } from './routes/api-deployments.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerHookRoutes } from './routes/hooks.ts';
+import { registerApiDeadLetterRoutes } from './routes/api-dead-letters.ts';
+import { registerApiReplayRoutes } from './routes/api-replay.ts';
+import type { StoredEvent } from '../events/index.ts';
+import type { RoutablePipelines } from '../triggers/index.ts';
 
 export interface ServerSettings {
   readonly host: string;
@@ -45,6 +54,20 @@ export interface RunControl {
   ): Promise<{ runId: string; reused: string[] }>;
   /** Releases a concurrency group; resolves to the run that held it, if any. */
   releaseGroup(name: string): Promise<string | undefined>;
+  /** Starts a rollback (runs/rollback.ts) and the run that performs it. */
+  rollback(request: RollbackRequest): Promise<RollbackResult>;
+  /** Records an approval decision on a job's deployment and examines the run (runs/approvals.ts). */
+  approve(request: ApprovalRequest): Promise<ApprovalState>;
+  /** Where a job's deployment stands with its approvals. */
+  approval(runId: string, job: string): Promise<ApprovalState>;
+}
+
+/** Routing for replays: dry runs decide against the pipelines loaded now; dead letters re-route. */
+export interface ReplayControl {
+  /** The pipelines events are routed against right now. */
+  pipelines(): RoutablePipelines;
+  /** Routes one stored event now; resolves to the runs it created. */
+  route(stored: StoredEvent): Promise<string[]>;
 }
 
 export interface ServerDeps {
@@ -60,6 +83,8 @@ export interface ServerDeps {
   readonly sources?: ReadonlyMap<string, Source>;
   /** Body limit per source name; `settings.bodyLimitBytes` for a source not listed. */
   readonly hookBodyLimits?: ReadonlyMap<string, number>;
+  /** Without it, dry runs and the replay of routing dead letters are not available. */
+  readonly replay?: ReplayControl;
 }
 
 export interface JunctionServer {
@@ -84,6 +109,15 @@ export function createServer(deps: ServerDeps): JunctionServer {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Refusals made before a route runs still answer with Junction's error body.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, frameworkError(error));
+    },
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.end(clientErrorResponse(error, randomUUID()));
+      else socket.destroy(error);
+    },
     ...(https === null ? {} : { https }),
   }) as unknown as FastifyInstance;
 
@@ -124,7 +158,12 @@ export function createServer(deps: ServerDeps): JunctionServer {
   registerApiDecisionRoutes(fastify, context);
   registerApiRunRoutes(fastify, context);
   registerApiLogRoutes(fastify, context);
+  registerApiTraceRoutes(fastify, context);
+  registerApiApprovalRoutes(fastify, context);
+  registerApiDeploymentRoutes(fastify, context);
   registerHealthRoutes(fastify, context);
+  registerApiDeadLetterRoutes(fastify, context);
+  registerApiReplayRoutes(fastify, context);
   registerHookRoutes(fastify, {
     ...context,
     sources: deps.sources ?? new Map<string, Source>(),

@@ -13,8 +13,21 @@ import type { Store, StoreDurability } from './store.ts';
 
 export type {
   ApiTokenRecord,
+  ApprovalRecord,
+  DeploymentFilter,
+  DeploymentPatch,
+  DeploymentRecord,
+  NewApproval,
+  NewDeployment,
   AppendResult,
+  DeadLetterFilter,
+  DeadLetterKind,
+  DeadLetterRecord,
   DecisionRecord,
+  DeliveryAttempt,
+  NewDeadLetter,
+  EventLink,
+  LinkedRun,
   NewDecision,
   NewRun,
   RoutingResult,
@@ -40,10 +53,12 @@ export type {
   NewLogLine,
   RunDetail,
   RunPatch,
+  ScheduleKey,
   SecretInfo,
   StepRecord,
 } from './store.ts';
 export { createSqliteStore } from './sqlite/sqlite-store.ts';
+export { DEAD_LETTER_CAP } from './store.ts';
 export type { SqliteSettings, SqliteStore, SqliteStoreOptions } from './sqlite/sqlite-store.ts';
 
 export interface OpenStoreOptions {

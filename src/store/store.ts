@@ -31,7 +31,13 @@
  * - `claimJob` hands each claimable job (status `queued`, `available_at` passed) to exactly one
  *   caller, oldest first, and sets its lease; `renewLease` extends it only for the lease's owner.
  * - Log lines get increasing ids in write order, across all runs; readers page with `afterId`.
+ * - The chain queries (`listRunsOfEvent`, `listRerunsOf`, `listEventsLinkedTo`) answer from
+ *   indexes, oldest first, and return at most `limit` rows, so a caller walking a causal chain
+ *   bounds its own cost.
  * - Secrets are stored as given (sealed by the caller); the store never sees a plaintext value.
+ * - A schedule's last slot only moves forward (`recordScheduleSlot` keeps the later time).
+ * - Dead letters are kept as given (the caller removes credentials first), with ids that sort in
+ *   creation order.
  */
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 
@@ -47,6 +53,8 @@ export interface NewEvent {
   readonly dedupeKey?: string;
   /** `events` for POST /events, or a source's name. */
   readonly receiver: string;
+  /** The stored event this one replays (`replay_of`); it must exist. */
+  readonly replayOf?: string;
 }
 
 export interface AppendResult {
@@ -94,7 +102,7 @@ export interface OutboxStats {
   readonly oldestAgeSeconds: number;
 }
 
-export type TokenScope = 'emit' | 'read' | 'operate' | 'admin';
+export type TokenScope = 'emit' | 'read' | 'operate' | 'approve' | 'admin';
 
 export interface ApiTokenRecord {
   readonly id: string;
@@ -303,6 +311,115 @@ export interface RoutingResult {
   readonly createdRuns: string[];
 }
 
+/** One schedule trigger of one pipeline, as its slots are kept: a changed cron starts afresh. */
+export interface ScheduleKey {
+  readonly pipeline: string;
+  readonly triggerIndex: number;
+  /** The cron expression as written. */
+  readonly cron: string;
+}
+
+/**
+ * A deployment: one run of a job that declares an `environment`. Its life: `waiting` (gated:
+ * another deployment of the service runs, an approval or a freeze window holds it), `running`,
+ * then `succeeded` or `failed`; `refused` when a guard stopped it (outdated version, rejected
+ * approval, freeze window that refuses), `cancelled` with its run.
+ */
+export interface DeploymentRecord {
+  /** Insertion order: the queue order of deployments waiting for one (environment, service). */
+  readonly seq: number;
+  readonly id: string;
+  readonly environment: string;
+  readonly service: string;
+  readonly version: string;
+  readonly url: string | null;
+  readonly runId: string;
+  readonly jobId: string;
+  /** The event that started the run. */
+  readonly eventId: string;
+  /** That event's position in the event log: "newer" for the outdated-version guard. */
+  readonly eventSeq: number;
+  readonly pipeline: string;
+  readonly jobName: string;
+  readonly status: string;
+  readonly reason: string | null;
+  readonly isRollback: boolean;
+  /** The deployment a rollback replaces. */
+  readonly rollbackOf: string | null;
+  /** What asked for it beyond its trigger: `alert:<fingerprint>`, `manual`, `step:<run id>`. */
+  readonly cause: string | null;
+  readonly actor: string | null;
+  /** The run whose `rollback` step asked for this rollback. */
+  readonly requestedByRun: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export interface NewDeployment {
+  readonly id: string;
+  readonly environment: string;
+  readonly service: string;
+  readonly version: string;
+  readonly url?: string | null;
+  readonly runId: string;
+  readonly jobId: string;
+  readonly eventId: string;
+  readonly pipeline: string;
+  readonly jobName: string;
+  readonly status: string;
+  readonly reason?: string | null;
+  readonly isRollback?: boolean;
+  readonly rollbackOf?: string | null;
+  readonly cause?: string | null;
+  readonly actor?: string | null;
+  readonly requestedByRun?: string | null;
+  readonly createdAt?: string;
+}
+
+export interface DeploymentPatch {
+  readonly status?: string;
+  readonly reason?: string | null;
+  readonly version?: string;
+  readonly url?: string | null;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+}
+
+export interface DeploymentFilter {
+  readonly environment?: string;
+  readonly service?: string;
+  readonly status?: readonly string[];
+  /** Only `waiting` and `running` ones. */
+  readonly active?: boolean;
+  readonly cause?: string;
+  readonly requestedByRun?: string;
+  readonly isRollback?: boolean;
+  /** Recorded at or after this time (ISO 8601). */
+  readonly since?: string;
+  /** Default `desc`: newest first. */
+  readonly order?: 'asc' | 'desc';
+}
+
+export interface ApprovalRecord {
+  readonly id: number;
+  readonly runId: string;
+  readonly jobId: string | null;
+  readonly decision: 'approved' | 'rejected';
+  readonly author: string;
+  readonly comment: string | null;
+  readonly at: string;
+}
+
+export interface NewApproval {
+  readonly runId: string;
+  readonly jobId: string | null;
+  readonly decision: 'approved' | 'rejected';
+  readonly author: string;
+  readonly comment?: string | null;
+  readonly at?: string;
+}
+
 export interface Store {
   /** Which engine this is (`sqlite`, `postgres`), for logs and /readyz. */
   readonly kind: string;
@@ -349,6 +466,16 @@ export interface Store {
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Runs in creation order, newest first by default; `next` is the cursor of the next page. */
   listRuns(filter: RunFilter, page: PageRequest): Promise<Page<RunRecord>>;
+
+  /** Runs the event started (re-runs excluded), oldest first, at most `limit`. */
+  listRunsOfEvent(eventId: string, limit: number): Promise<LinkedRun[]>;
+  /** Runs that re-run `runId` (their `rerunOf` is it), oldest first, at most `limit`. */
+  listRerunsOf(runId: string, limit: number): Promise<LinkedRun[]>;
+  /**
+   * Events whose `source` equals `link.source`, or whose `subject` equals `link.subject`, each
+   * once, in `seq` order, at most `limit`. An absent field matches nothing.
+   */
+  listEventsLinkedTo(link: EventLink, limit: number): Promise<StoredEvent[]>;
 
   /** Inserts a run outside routing (a re-run, a run started by hand); false when the id exists. */
   createRun(eventId: string, run: NewRun & { readonly rerunOf?: string | null }): Promise<boolean>;
@@ -397,4 +524,124 @@ export interface Store {
   /** A named position a consumer has reached (the router's last routed event seq), if any. */
   getCheckpoint(name: string): Promise<string | undefined>;
   setCheckpoint(name: string, value: string): Promise<void>;
+
+  /** The last slot the schedule handled (UTC ISO 8601 with milliseconds), if any. */
+  getScheduleSlot(key: ScheduleKey): Promise<string | undefined>;
+  /**
+   * Records that the schedule handled `slot` (ISO 8601). Keeps the later of the stored and the
+   * given slot, so two nodes recording the same schedule never move it back. Rejects with
+   * `API_BAD_REQUEST` when `slot` is not an ISO 8601 time with a zone.
+   */
+  recordScheduleSlot(key: ScheduleKey, slot: string): Promise<void>;
+
+  /** Records a deployment; a second call with the same id changes nothing. Resolves to the row. */
+  createDeployment(deployment: NewDeployment): Promise<DeploymentRecord>;
+  getDeployment(id: string): Promise<DeploymentRecord | undefined>;
+  /** Compare-and-set on `status` when `expect` is given; true when a row changed. */
+  updateDeployment(id: string, patch: DeploymentPatch, expect?: readonly string[]): Promise<boolean>;
+  /**
+   * Moves a `waiting` deployment to `running` when no other deployment of its (environment,
+   * service) runs and none waiting was recorded before it. `behind` names the one ahead.
+   * A deployment already running answers `started: true`.
+   */
+  startDeployment(id: string, at: string): Promise<{ readonly started: boolean; readonly behind?: string }>;
+  /** Deployments, newest first unless `order: 'asc'`, at most `limit` (1–10000). */
+  listDeployments(filter: DeploymentFilter, limit: number): Promise<DeploymentRecord[]>;
+  /** The last deployment of the service into the environment that succeeded, by finishing time. */
+  currentDeployment(environment: string, service: string): Promise<DeploymentRecord | undefined>;
+  addApproval(approval: NewApproval): Promise<ApprovalRecord>;
+  /** A run's approval decisions, oldest first. */
+  listApprovals(runId: string): Promise<ApprovalRecord[]>;
+
+  /** Keeps what could not be taken in, routed or delivered; resolves to the new dead letter's id. */
+  addDeadLetter(letter: NewDeadLetter): Promise<string>;
+  /** Dead letters oldest first, at most `limit` (1–10000). */
+  listDeadLetters(filter: DeadLetterFilter, limit: number): Promise<DeadLetterRecord[]>;
+  getDeadLetter(id: string): Promise<DeadLetterRecord | undefined>;
+  /** Removes a dead letter; false when none has that id. */
+  deleteDeadLetter(id: string): Promise<boolean>;
+  /**
+   * Records that a dead letter was replayed (now), with the event the replay stored, if any;
+   * false when none has that id.
+   */
+  markDeadLetterReplayed(id: string, replayEventId: string | null): Promise<boolean>;
+}
+
+/** A run as one link of a causal chain: its record and the run it re-runs. */
+export interface LinkedRun extends RunRecord {
+  readonly rerunOf: string | null;
+}
+
+/** What `listEventsLinkedTo` matches: an exact `source`, an exact `subject`, or either. */
+export interface EventLink {
+  readonly source?: string;
+  readonly subject?: string;
+}
+
+/** One try at an outbound delivery, as a dead letter keeps it. */
+export interface DeliveryAttempt {
+  /** ISO 8601; when the try started. */
+  readonly at: string;
+  /** The HTTP status answered, or null when no answer came (network error, timeout). */
+  readonly status: number | null;
+  /** What went wrong, short and without secrets; null when the status says it all. */
+  readonly error: string | null;
+  readonly durationMs: number;
+}
+
+/** Where a dead letter comes from: taking an event in, routing it, or delivering something out. */
+export type DeadLetterKind = 'intake' | 'routing' | 'delivery';
+
+export interface NewDeadLetter {
+  readonly kind: DeadLetterKind;
+  /** A JunctionError code. */
+  readonly code: string;
+  /** One line saying what failed. */
+  readonly reason: string;
+  readonly attempts: number;
+  /** The bytes as received (intake) or as sent (delivery). */
+  readonly payload?: Uint8Array | string | null;
+  readonly contentType?: string | null;
+  /** Headers with credentials removed. */
+  readonly headers?: Readonly<Record<string, string>> | null;
+  readonly receiver?: string | null;
+  /** Where a delivery went (a URL without credentials). */
+  readonly destination?: string | null;
+  /** The stored event concerned, for routing and delivery. */
+  readonly eventId?: string | null;
+  /** Every try of a delivery, oldest first. */
+  readonly history?: readonly DeliveryAttempt[];
+}
+
+export interface DeadLetterRecord {
+  readonly id: string;
+  readonly kind: DeadLetterKind;
+  readonly code: string;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly payload: Uint8Array | null;
+  readonly contentType: string | null;
+  readonly headers: Readonly<Record<string, string>> | null;
+  readonly receiver: string | null;
+  readonly destination: string | null;
+  readonly eventId: string | null;
+  readonly history: readonly DeliveryAttempt[];
+  readonly createdAt: string;
+  readonly replayedAt: string | null;
+  /** The first event a successful replay stored; null before, or when the replay stored none. */
+  readonly replayEventId: string | null;
+}
+
+/**
+ * How many dead letters of each kind a store keeps by default; adding one beyond drops the oldest
+ * of that kind, so a flood of bad deliveries cannot grow the store without bound.
+ */
+export const DEAD_LETTER_CAP = 10_000;
+
+export interface DeadLetterFilter {
+  readonly kind?: DeadLetterKind;
+  readonly eventId?: string;
+  readonly receiver?: string;
+  /** Only dead letters with an id greater than this (paging, oldest first). */
+  readonly afterId?: string;
 }

@@ -35,7 +35,14 @@ export {
   evaluateTriggerIf,
   NO_PIPELINES,
   pipelineDigest,
+  scheduledTriggers,
   toTriggerSpec,
   TRIGGER_IF_VARIABLES,
 } from './routable.ts';
-export type { CompiledPipelines, RoutablePipeline, RoutablePipelines, RoutableTrigger } from './routable.ts';
+export type {
+  CompiledPipelines,
+  RoutablePipeline,
+  RoutablePipelines,
+  RoutableTrigger,
+  ScheduledTrigger,
+} from './routable.ts';

@@ -15,6 +15,7 @@ import { errorMessage } from '../errors/index.ts';
 import type {
   ExpressionChecker,
   LoadedPipeline,
+  MissedPolicy,
   PipelineProblem,
   PipelineSpec,
   TriggerSpec as PipelineTriggerSpec,
@@ -144,6 +145,39 @@ export function compilePipelines(loaded: Iterable<LoadedPipeline>): CompiledPipe
     entries.push(...compiled.triggers);
   }
   return { routable: { pipelines, index: createTriggerIndex(entries) }, problems };
+}
+
+/** A `schedule` trigger of a loaded pipeline, with the attributes its ticks must carry to match it. */
+export interface ScheduledTrigger {
+  readonly pipeline: string;
+  readonly triggerIndex: number;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly missed: MissedPolicy;
+  /** The tick's CloudEvents source and subject: the trigger matches only these. */
+  readonly source: string;
+  readonly subject: string;
+}
+
+/** Every `schedule` trigger of the routable pipelines, in pipeline then trigger order. */
+export function scheduledTriggers(routable: RoutablePipelines): ScheduledTrigger[] {
+  const found: ScheduledTrigger[] = [];
+  for (const pipeline of routable.pipelines.values()) {
+    for (const trigger of pipeline.spec.on) {
+      const { schedule, source, subject } = trigger;
+      if (schedule === undefined || source === undefined || subject === undefined) continue;
+      found.push({
+        pipeline: pipeline.name,
+        triggerIndex: trigger.index,
+        cron: schedule.cron,
+        timezone: schedule.timezone,
+        missed: schedule.missed,
+        source,
+        subject,
+      });
+    }
+  }
+  return found;
 }
 
 /** Evaluates a compiled `if` against an event: `{ event }` is the expression's only variable. */

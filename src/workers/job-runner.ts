@@ -29,7 +29,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError, JunctionError } from '../errors/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { InputValue } from '../pipelines/index.ts';
+import { parseDuration, type InputValue } from '../pipelines/index.ts';
 import {
   chainOf,
   compiledRunSpec,
@@ -43,6 +43,8 @@ import {
   type CompiledJob,
   type CompiledStep,
   type ExpressionContext,
+  type RollbackRequest,
+  type RollbackResult,
   type StatusItem,
 } from '../runs/index.ts';
 import { combineStatuses, isFailure, type Status } from '../runs/states.ts';
@@ -86,6 +88,11 @@ export interface JobRunnerOptions {
   readonly secretKey: () => Buffer;
   /** Stores an event through intake (the `emit` built-in); returns its stored id. */
   readonly publish: (event: CloudEvent) => Promise<string>;
+  /**
+   * Starts a rollback (the `rollback` built-in; runs/rollback.ts) and the run that performs it;
+   * the step fails with "not available" when absent.
+   */
+  readonly rollback?: (request: RollbackRequest) => Promise<RollbackResult>;
   /** Keep workspaces after jobs end (debugging). Default false. */
   readonly keepWorkspaces?: boolean;
   readonly observer?: JobObserver;
@@ -605,6 +612,12 @@ async function runStep(
         onLine: (line) => log.write(stepId, line.stream, line.text, line.ts),
       });
       result = { status: 'succeeded', exitCode: 0, reason: null, outputs: checkedOut.outputs };
+    } else if (step.spec.uses === 'rollback') {
+      const inputs = (step.with === undefined ? {} : renderInputs(step.with, full)) as Record<
+        string,
+        InputValue
+      >;
+      result = await rollbackStep(options, input, step, inputs, (text) => log.system(stepId, text));
     } else {
       const inputs = (step.with === undefined ? {} : renderInputs(step.with, full)) as Record<
         string,
@@ -702,6 +715,114 @@ async function runScript(
       ? `was killed by ${result.signal ?? 'a signal'}`
       : `exited with code ${result.exitCode}`;
   return { status: 'failed', exitCode: result.exitCode, reason: `the command ${why}`, outputs };
+}
+
+/** Guards that mean "already handled": the step succeeds without a second rollback. */
+const ROLLBACK_ALREADY_HANDLED = new Set(['ROLLBACK_ALREADY_DONE', 'ROLLBACK_IN_PROGRESS']);
+
+/**
+ * The `rollback` built-in: rolls the environment's service back (runs/rollback.ts), by default
+ * the one the triggering alert names (`data.environment`, `data.service`; the alertmanager source
+ * fills them from `labels.environment` or `labels.env`, and `labels.service`). A resolved alert
+ * never rolls back; a repeat of an alert that already rolled back succeeds without rolling back
+ * again; a rollback that cannot be done fails the step and publishes `deployment.rollback_failed`.
+ */
+async function rollbackStep(
+  options: JobRunnerOptions,
+  input: StepsInput,
+  step: CompiledStep,
+  inputs: Record<string, InputValue>,
+  say: (text: string) => void,
+): Promise<StepResult> {
+  const event = input.trigger.event;
+  const data = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as Record<
+    string,
+    unknown
+  >;
+  const text = (value: unknown): string | undefined =>
+    typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  const noop = (why: string): StepResult => {
+    say(`[junction] no rollback: ${why}`);
+    return { status: 'succeeded', exitCode: 0, reason: null, outputs: { rolled_back: 'false', reason: why } };
+  };
+  if (event.type === 'alert.resolved' || data['status'] === 'resolved') {
+    return noop('the alert is resolved; a resolved alert never rolls back');
+  }
+  const environment = text(inputs['environment']) ?? text(data['environment']);
+  const service = text(inputs['service']) ?? text(data['service']);
+  const fingerprint = text(data['fingerprint']);
+  const cause =
+    event.type.startsWith('alert.') && fingerprint !== undefined
+      ? `alert:${fingerprint}`
+      : `step:${input.run.id}`;
+  const fail = async (code: string, reason: string): Promise<StepResult> => {
+    try {
+      await options.publish({
+        specversion: '1.0',
+        id: `${input.job.id}.a${input.job.attempt}.s${step.spec.index}.rollback_failed`,
+        source: `/junction/runs/${input.run.id}`,
+        type: 'deployment.rollback_failed',
+        subject: `${environment ?? '?'}/${service ?? '?'}`,
+        time: new Date().toISOString(),
+        datacontenttype: 'application/json',
+        ...chainOf(input.trigger),
+        data: {
+          environment: environment ?? null,
+          service: service ?? null,
+          code,
+          reason,
+          cause,
+          runId: input.run.id,
+        },
+      });
+    } catch (error) {
+      say(`[junction] could not publish deployment.rollback_failed: ${errorMessage(error)}`);
+    }
+    return { status: 'failed', exitCode: null, reason, outputs: { rolled_back: 'false', reason } };
+  };
+  if (environment === undefined || service === undefined) {
+    return fail(
+      'ROLLBACK_TARGET_MISSING',
+      `rollback needs an environment and a service: set with.environment and with.service, or send alerts with the labels service and environment (or env); this event has ${environment === undefined ? 'no environment' : `environment ${environment}`} and ${service === undefined ? 'no service' : `service ${service}`}`,
+    );
+  }
+  if (options.rollback === undefined) return fail('INTERNAL', 'rollbacks are not available in this process');
+  const window = text(inputs['window']) ?? '1h';
+  const windowMs = parseDuration(window);
+  if (windowMs === undefined)
+    return fail('STEP_INPUT_INVALID', `with.window '${window}' is not a duration such as 30m or 2h`);
+  const to = text(inputs['to']);
+  try {
+    const result = await options.rollback({
+      environment,
+      service,
+      ...(to === undefined ? {} : { to }),
+      actor: `run ${input.run.id}`,
+      cause,
+      automatic: true,
+      requestedByRun: input.run.id,
+      windowMs,
+    });
+    say(
+      `[junction] rolling ${service} in ${environment} back from ${result.from.version} to ${result.to.version} in run ${result.runId}`,
+    );
+    return {
+      status: 'succeeded',
+      exitCode: 0,
+      reason: null,
+      outputs: {
+        rolled_back: 'true',
+        run_id: result.runId,
+        deployment_id: result.deploymentId,
+        from: result.from.version,
+        to: result.to.version,
+      },
+    };
+  } catch (error) {
+    const code = isJunctionError(error) ? error.code : 'INTERNAL';
+    if (ROLLBACK_ALREADY_HANDLED.has(code)) return noop(errorMessage(error));
+    return fail(code, errorMessage(error));
+  }
 }
 
 /** The event an `emit` step publishes: linked to the run's event, with a stable id per step. */

@@ -165,7 +165,23 @@ export function toPlainValue(
   maxAliasCount = MAX_ALIAS_COUNT,
 ): { value: unknown; problems: YamlProblem[] } {
   try {
-    return { value: document.doc.toJS({ maxAliasCount }) as unknown, problems: [] };
+    const value = document.doc.toJS({ maxAliasCount }) as unknown;
+    const cycle = findCycle(value);
+    if (cycle === undefined) return { value, problems: [] };
+    // `base: &b { <<: *b }` resolves to an object that contains itself: every walk over it would
+    // not end, so it is refused here, where both pipelines and junction.yaml are read.
+    return {
+      value: undefined,
+      problems: [
+        {
+          path: formatPath(cycle),
+          message:
+            'an alias refers to a node that contains it (a recursive anchor); use aliases only for finished values',
+          ...positionOf(document, cycle),
+          ...withFile(document.file),
+        },
+      ],
+    };
   } catch (err) {
     const excessive = err instanceof Error && /excessive alias/i.test(err.message);
     const message = excessive
@@ -184,4 +200,26 @@ export function toPlainValue(
       ],
     };
   }
+}
+
+/** The path of the first value that contains itself, or undefined when there is none. */
+function findCycle(root: unknown): PathSegment[] | undefined {
+  const open = new Set<object>();
+  const done = new Set<object>();
+  const visit = (value: unknown, segments: PathSegment[]): PathSegment[] | undefined => {
+    if (typeof value !== 'object' || value === null || done.has(value)) return undefined;
+    if (open.has(value)) return segments;
+    open.add(value);
+    const entries: Array<[PathSegment, unknown]> = Array.isArray(value)
+      ? value.map((item, index): [number, unknown] => [index, item])
+      : Object.entries(value);
+    for (const [key, child] of entries) {
+      const found = visit(child, [...segments, key]);
+      if (found !== undefined) return found;
+    }
+    open.delete(value);
+    done.add(value);
+    return undefined;
+  };
+  return visit(root, []);
 }

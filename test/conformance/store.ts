@@ -8,7 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { isJunctionError, type ErrorCode } from '../../src/errors/index.ts';
 import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../src/events/index.ts';
-import type { EventFilter, NewDecision, NewEvent, NewJob, NewRun, Store } from '../../src/store/index.ts';
+import type {
+  DeploymentRecord,
+  EventFilter,
+  NewDecision,
+  NewEvent,
+  NewJob,
+  NewRun,
+  Store,
+} from '../../src/store/index.ts';
 
 export interface StoreFixture {
   readonly store: Store;
@@ -132,6 +140,17 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
     });
 
     void describe('appendEvents and getEvent', () => {
+      void test('an event may name the stored event it replays; an unknown one stores nothing', async () => {
+        const [original] = await store.appendEvents([entry(cloudEvent())], TOPIC);
+        const copy = cloudEvent({ replayof: original!.id });
+        const [replay] = await store.appendEvents([{ ...entry(copy), replayOf: original!.id }], TOPIC);
+        assert.equal(replay!.duplicate, false);
+        assert.equal((await store.getEvent(replay!.id))?.event['replayof'], original!.id);
+        const orphan = cloudEvent();
+        await assert.rejects(store.appendEvents([{ ...entry(orphan), replayOf: 'no-such-event' }], TOPIC));
+        assert.equal((await listAll(store, {})).items.length, 2);
+      });
+
       void test('a stored event round-trips exactly, with its metadata', async () => {
         const events: CloudEvent[] = [
           cloudEvent({
@@ -987,6 +1006,115 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
         assert.equal(await store.deleteSecret('TOKEN'), true);
         assert.equal(await store.deleteSecret('TOKEN'), false);
       });
+
+      async function deploymentFor(
+        service: string,
+        version: string,
+        status = 'waiting',
+        environment = 'prod',
+      ): Promise<DeploymentRecord> {
+        const { eventId, runId } = await runFor();
+        await store.createJobs([job(runId, 'deploy', 'waiting')]);
+        return store.createDeployment({
+          id: `dep_${runId}`,
+          environment,
+          service,
+          version,
+          runId,
+          jobId: `${runId}.deploy`,
+          eventId,
+          pipeline: 'ci',
+          jobName: 'deploy',
+          status,
+        });
+      }
+
+      void test('deployments are recorded once per id and keep what they were given', async () => {
+        const first = await deploymentFor('api', '1.0.0');
+        assert.equal(first.status, 'waiting');
+        assert.equal(first.isRollback, false);
+        assert.equal(first.url, null);
+        const again = await store.createDeployment({ ...first, version: '9.9.9', status: 'running' });
+        assert.equal(again.version, '1.0.0', 'a repeat changes nothing');
+        assert.equal((await store.getDeployment(first.id))?.status, 'waiting');
+        assert.equal(await store.getDeployment('dep_missing'), undefined);
+        assert.ok(first.eventSeq > 0);
+      });
+
+      void test('startDeployment lets one deployment per (environment, service) run, in order', async () => {
+        const a = await deploymentFor('api', '1');
+        const b = await deploymentFor('api', '2');
+        const other = await deploymentFor('web', '1');
+        const staging = await deploymentFor('api', '1', 'waiting', 'staging');
+        const at = '2026-01-01T00:00:00.000Z';
+        assert.deepEqual(await store.startDeployment(b.id, at), { started: false, behind: a.id });
+        assert.deepEqual(await store.startDeployment(a.id, at), { started: true });
+        assert.deepEqual(await store.startDeployment(a.id, at), { started: true }, 'running stays started');
+        assert.deepEqual(await store.startDeployment(b.id, at), { started: false, behind: a.id });
+        assert.deepEqual(await store.startDeployment(other.id, at), { started: true });
+        assert.deepEqual(await store.startDeployment(staging.id, at), { started: true });
+        assert.equal((await store.getDeployment(a.id))?.startedAt, at);
+        assert.equal(
+          await store.updateDeployment(a.id, { status: 'succeeded', finishedAt: at }, ['running']),
+          true,
+        );
+        assert.equal(await store.updateDeployment(a.id, { status: 'failed' }, ['running']), false);
+        assert.deepEqual(await store.startDeployment(b.id, at), { started: true });
+        assert.deepEqual(await store.startDeployment('dep_missing', at), { started: false });
+        const refused = await deploymentFor('api', '3', 'refused');
+        assert.deepEqual(await store.startDeployment(refused.id, at), { started: false });
+      });
+
+      void test('listDeployments filters and orders; currentDeployment is the last success', async () => {
+        const one = await deploymentFor('svc', '1', 'running');
+        await store.updateDeployment(one.id, { status: 'succeeded', finishedAt: '2026-01-01T00:00:01.000Z' });
+        const two = await deploymentFor('svc', '2', 'running');
+        await store.updateDeployment(two.id, { status: 'succeeded', finishedAt: '2026-01-01T00:00:02.000Z' });
+        const three = await deploymentFor('svc', '3', 'running');
+        await store.updateDeployment(three.id, { status: 'failed', reason: 'x'.repeat(5000) });
+        await deploymentFor('svc', '4', 'waiting', 'dev');
+        assert.deepEqual(
+          (await store.listDeployments({ service: 'svc', environment: 'prod' }, 10)).map((d) => d.version),
+          ['3', '2', '1'],
+        );
+        assert.deepEqual(
+          (await store.listDeployments({ service: 'svc', order: 'asc' }, 2)).map((d) => d.version),
+          ['1', '2'],
+        );
+        assert.deepEqual(
+          (await store.listDeployments({ service: 'svc', active: true }, 10)).map((d) => d.version),
+          ['4'],
+        );
+        assert.deepEqual(
+          (await store.listDeployments({ status: ['failed'] }, 10)).map((d) => d.version),
+          ['3'],
+        );
+        assert.ok(((await store.getDeployment(three.id))?.reason?.length ?? 0) <= 2000, 'reasons are capped');
+        assert.equal((await store.currentDeployment('prod', 'svc'))?.version, '2');
+        assert.equal(await store.currentDeployment('prod', 'nothing'), undefined);
+      });
+
+      void test('approvals are kept per run with their author, oldest first', async () => {
+        const { runId } = await runFor();
+        await store.createJobs([job(runId, 'deploy', 'waiting')]);
+        const first = await store.addApproval({
+          runId,
+          jobId: `${runId}.deploy`,
+          decision: 'approved',
+          author: 'alice',
+          comment: 'looks good',
+        });
+        assert.equal(first.author, 'alice');
+        await store.addApproval({ runId, jobId: `${runId}.deploy`, decision: 'rejected', author: 'bob' });
+        assert.deepEqual(
+          (await store.listApprovals(runId)).map((a) => [a.decision, a.author, a.comment]),
+          [
+            ['approved', 'alice', 'looks good'],
+            ['rejected', 'bob', null],
+          ],
+        );
+        assert.deepEqual(await store.listApprovals('run_none'), []);
+      });
     });
 
     void describe('checkpoints and catching up', () => {
@@ -1007,6 +1135,159 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
           after.items.map((e) => e.id),
           all.slice(2).map((e) => e.id),
         );
+      });
+    });
+
+    void describe('dead letters', () => {
+      const history = [
+        { at: '2026-03-29T01:15:00.000Z', status: 503, error: null, durationMs: 12 },
+        { at: '2026-03-29T01:15:01.000Z', status: null, error: 'connection refused', durationMs: 3 },
+      ];
+
+      void test('a dead letter is kept as given and listed oldest first', async () => {
+        const body = JSON.stringify({ state: 'success' });
+        const first = await store.addDeadLetter({
+          kind: 'delivery',
+          code: 'NOTIFY_FAILED',
+          reason: 'github-status: 503 after 2 attempts',
+          attempts: 2,
+          payload: body,
+          contentType: 'application/json',
+          headers: { accept: 'application/vnd.github+json' },
+          destination: 'https://api.github.com/repos/acme/app/statuses/abc',
+          eventId: 'evt-1',
+          history,
+        });
+        const second = await store.addDeadLetter({
+          kind: 'routing',
+          code: 'STORE_UNAVAILABLE',
+          reason: 'x'.repeat(5_000),
+          attempts: 0,
+        });
+        assert.match(first, UUID_V7);
+        const all = await store.listDeadLetters({}, 10);
+        assert.deepEqual(
+          all.map((letter) => letter.id),
+          [first, second],
+        );
+        const [kept] = all;
+        assert.equal(kept!.kind, 'delivery');
+        assert.equal(kept!.code, 'NOTIFY_FAILED');
+        assert.equal(kept!.attempts, 2);
+        assert.equal(Buffer.from(kept!.payload!).toString('utf8'), body);
+        assert.equal(kept!.contentType, 'application/json');
+        assert.deepEqual(kept!.headers, { accept: 'application/vnd.github+json' });
+        assert.equal(kept!.destination, 'https://api.github.com/repos/acme/app/statuses/abc');
+        assert.equal(kept!.eventId, 'evt-1');
+        assert.deepEqual(kept!.history, history);
+        assert.match(kept!.createdAt, ISO_MILLIS_UTC);
+        assert.equal(kept!.replayedAt, null);
+        const bare = all[1]!;
+        assert.equal(bare.payload, null);
+        assert.equal(bare.headers, null);
+        assert.deepEqual(bare.history, []);
+        assert.ok(bare.reason.length <= 2_000, 'a long reason is cut');
+      });
+
+      void test('dead letters filter by kind and event, and honour the limit', async () => {
+        for (const kind of ['delivery', 'intake', 'delivery'] as const) {
+          await store.addDeadLetter({
+            kind,
+            code: 'NOTIFY_FAILED',
+            reason: kind,
+            attempts: 1,
+            eventId: kind,
+          });
+        }
+        assert.equal((await store.listDeadLetters({ kind: 'delivery' }, 10)).length, 2);
+        assert.equal((await store.listDeadLetters({ eventId: 'intake' }, 10)).length, 1);
+        assert.equal((await store.listDeadLetters({}, 1)).length, 1);
+        await assert.rejects(store.listDeadLetters({}, 0), rejectsWith('API_BAD_REQUEST'));
+      });
+
+      void test('a bad kind or attempt count is refused and nothing is written', async () => {
+        await assert.rejects(
+          store.addDeadLetter({ kind: 'nope' as 'intake', code: 'INTERNAL', reason: 'r', attempts: 1 }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        await assert.rejects(
+          store.addDeadLetter({ kind: 'intake', code: 'INTERNAL', reason: 'r', attempts: -1 }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        assert.deepEqual(await store.listDeadLetters({}, 10), []);
+      });
+
+      void test('one dead letter by id; filters by receiver and after an id; marked replayed; deleted', async () => {
+        const ids: string[] = [];
+        for (const receiver of ['github', 'events', 'github']) {
+          ids.push(
+            await store.addDeadLetter({
+              kind: 'intake',
+              code: 'SOURCE_PAYLOAD_INVALID',
+              reason: 'r',
+              attempts: 1,
+              receiver,
+            }),
+          );
+        }
+        const [first, second, third] = ids as [string, string, string];
+        assert.equal((await store.getDeadLetter(second))?.receiver, 'events');
+        assert.equal(await store.getDeadLetter('no-such-letter'), undefined);
+        assert.deepEqual(
+          (await store.listDeadLetters({ receiver: 'github' }, 10)).map((d) => d.id),
+          [first, third],
+        );
+        assert.deepEqual(
+          (await store.listDeadLetters({ afterId: first }, 10)).map((d) => d.id),
+          [second, third],
+        );
+        const [stored] = await store.appendEvents([entry(cloudEvent())], TOPIC);
+        assert.equal(await store.markDeadLetterReplayed(first, stored!.id), true);
+        assert.equal(await store.markDeadLetterReplayed('no-such-letter', null), false);
+        const replayed = await store.getDeadLetter(first);
+        assert.match(replayed!.replayedAt!, ISO_MILLIS_UTC);
+        assert.equal(replayed!.replayEventId, stored!.id);
+        assert.equal((await store.getDeadLetter(second))!.replayedAt, null);
+        assert.equal(await store.deleteDeadLetter(second), true);
+        assert.equal(await store.deleteDeadLetter(second), false);
+        assert.equal(await store.getDeadLetter(second), undefined);
+      });
+    });
+
+    void describe('schedule slots', () => {
+      const key = { pipeline: 'nightly', triggerIndex: 0, cron: '*/15 * * * *' };
+
+      void test('a slot is absent until recorded, then only moves forward', async () => {
+        assert.equal(await store.getScheduleSlot(key), undefined);
+        await store.recordScheduleSlot(key, '2026-03-29T01:15:00Z');
+        assert.equal(await store.getScheduleSlot(key), '2026-03-29T01:15:00.000Z');
+        await store.recordScheduleSlot(key, '2026-03-29T03:30:00.000+02:00');
+        assert.equal(await store.getScheduleSlot(key), '2026-03-29T01:30:00.000Z');
+        // An older slot (a slower node, a clock set back) never moves it back.
+        await store.recordScheduleSlot(key, '2026-03-29T01:00:00.000Z');
+        await store.recordScheduleSlot(key, '2026-03-29T01:30:00.000Z');
+        assert.equal(await store.getScheduleSlot(key), '2026-03-29T01:30:00.000Z');
+      });
+
+      void test('slots are kept per pipeline, trigger index and cron text', async () => {
+        await store.recordScheduleSlot(key, '2026-03-29T01:15:00.000Z');
+        await store.recordScheduleSlot({ ...key, triggerIndex: 1 }, '2026-03-29T02:00:00.000Z');
+        await store.recordScheduleSlot({ ...key, pipeline: 'other' }, '2026-03-29T03:00:00.000Z');
+        assert.equal(await store.getScheduleSlot({ ...key, cron: '*/5 * * * *' }), undefined);
+        assert.equal(await store.getScheduleSlot(key), '2026-03-29T01:15:00.000Z');
+        assert.equal(await store.getScheduleSlot({ ...key, triggerIndex: 1 }), '2026-03-29T02:00:00.000Z');
+        assert.equal(await store.getScheduleSlot({ ...key, pipeline: 'other' }), '2026-03-29T03:00:00.000Z');
+      });
+
+      void test('a slot that is not a time is refused and nothing is written', async () => {
+        for (const bad of ['', 'yesterday', '2026-13-40T00:00:00Z', "x'); DROP TABLE schedule_slots; --"]) {
+          await assert.rejects(store.recordScheduleSlot(key, bad), rejectsWith('API_BAD_REQUEST'));
+        }
+        assert.equal(await store.getScheduleSlot(key), undefined);
+        // Hostile key text is data, not SQL.
+        const hostile = { pipeline: "a'; DROP TABLE schedule_slots; --", triggerIndex: 2, cron: '@daily' };
+        await store.recordScheduleSlot(hostile, '2026-03-29T00:00:00Z');
+        assert.equal(await store.getScheduleSlot(hostile), '2026-03-29T00:00:00.000Z');
       });
     });
 
@@ -1070,6 +1351,105 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
         );
         await assert.rejects(store.createToken({ ...one, id: 'other' }), (error) => isJunctionError(error));
         assert.equal((await store.listTokens()).length, 1);
+      });
+    });
+
+    void describe('causal chain links', () => {
+      async function appendOne(fields: Partial<CloudEvent> = {}): Promise<string> {
+        const [result] = await store.appendEvents([entry(cloudEvent(fields))], TOPIC);
+        return result!.id;
+      }
+      const linkRun = (id: string, pipeline: string, triggerIndex: number): NewRun => ({
+        id,
+        pipeline,
+        triggerIndex,
+        status: 'queued',
+        pipelineDigest: null,
+        spec: null,
+      });
+
+      void test("listRunsOfEvent lists an event's runs oldest first, without re-runs", async () => {
+        const eventId = await appendOne();
+        const other = await appendOne();
+        await store.recordRouting(
+          eventId,
+          [],
+          [linkRun('run_b', 'deploy', 0), linkRun('run_a', 'ci', 0), linkRun('run_c', 'ci', 1)],
+        );
+        await store.recordRouting(other, [], [linkRun('run_other', 'ci', 0)]);
+        assert.equal(
+          await store.createRun(eventId, { ...linkRun('run_again', 'ci', 0), rerunOf: 'run_a' }),
+          true,
+        );
+        const runs = await store.listRunsOfEvent(eventId, 10);
+        assert.deepEqual(
+          runs.map((r) => [r.id, r.pipeline, r.eventId, r.rerunOf]),
+          [
+            ['run_b', 'deploy', eventId, null],
+            ['run_a', 'ci', eventId, null],
+            ['run_c', 'ci', eventId, null],
+          ],
+          'insertion order; the re-run is not among them',
+        );
+        assert.deepEqual(
+          (await store.listRunsOfEvent(eventId, 2)).map((r) => r.id),
+          ['run_b', 'run_a'],
+          'at most limit',
+        );
+        assert.deepEqual(await store.listRunsOfEvent('no-such-event', 10), []);
+        await assert.rejects(store.listRunsOfEvent(eventId, 0), rejectsWith('API_BAD_REQUEST'));
+      });
+
+      void test('listRerunsOf lists the re-runs of a run, oldest first', async () => {
+        const eventId = await appendOne();
+        await store.recordRouting(eventId, [], [linkRun('run_first', 'ci', 0)]);
+        for (const id of ['run_r1', 'run_r2']) {
+          await store.createRun(eventId, { ...linkRun(id, 'ci', 0), rerunOf: 'run_first' });
+        }
+        await store.createRun(eventId, { ...linkRun('run_r3', 'ci', 0), rerunOf: 'run_r1' });
+        const reruns = await store.listRerunsOf('run_first', 10);
+        assert.deepEqual(
+          reruns.map((r) => [r.id, r.rerunOf]),
+          [
+            ['run_r1', 'run_first'],
+            ['run_r2', 'run_first'],
+          ],
+        );
+        assert.deepEqual(
+          (await store.listRerunsOf('run_r1', 10)).map((r) => r.id),
+          ['run_r3'],
+        );
+        assert.deepEqual(await store.listRerunsOf('run_r3', 10), []);
+        assert.deepEqual(await store.listRerunsOf("x' OR '1'='1", 10), [], 'an id is data, not SQL');
+      });
+
+      void test('listEventsLinkedTo matches source or subject, each event once, in seq order', async () => {
+        const bySource = await appendOne({ source: '/junction/runs/run_x', type: 'a' });
+        await appendOne({ source: '/junction/runs/run_y', type: 'b' });
+        const bySubject = await appendOne({ source: '/junction/pipelines/ci', subject: 'run_x', type: 'c' });
+        const both = await appendOne({ source: '/junction/runs/run_x', subject: 'run_x', type: 'd' });
+        await appendOne({ source: '/elsewhere', subject: 'run_y', type: 'e' });
+        const ids = async (link: { source?: string; subject?: string }, limit = 10): Promise<string[]> =>
+          (await store.listEventsLinkedTo(link, limit)).map((e) => e.id);
+        assert.deepEqual(await ids({ source: '/junction/runs/run_x', subject: 'run_x' }), [
+          bySource,
+          bySubject,
+          both,
+        ]);
+        assert.deepEqual(await ids({ source: '/junction/runs/run_x', subject: 'run_x' }, 2), [
+          bySource,
+          bySubject,
+        ]);
+        assert.deepEqual(await ids({ source: '/junction/runs/run_x' }), [bySource, both]);
+        assert.deepEqual(await ids({ subject: 'run_x' }), [bySubject, both]);
+        assert.deepEqual(await ids({}), [], 'no field matches nothing');
+        assert.deepEqual(await ids({ source: '/junction/runs/none', subject: 'none' }), []);
+        const [first] = await store.listEventsLinkedTo({ subject: 'run_x' }, 1);
+        assert.equal(first?.event.source, '/junction/pipelines/ci', 'the whole stored event');
+        await assert.rejects(
+          store.listEventsLinkedTo({ subject: 'run_x' }, -1),
+          rejectsWith('API_BAD_REQUEST'),
+        );
       });
     });
   });

@@ -2,11 +2,14 @@
  * `POST /events`: CloudEvents over HTTP in binary, structured or batched mode. Answers 202 with
  * the stored id once the event is durable, 200 with the first event's id for a duplicate, and
  * for a batch `{ ids, duplicates }` (202 when anything new was stored). A batch is all or nothing.
+ * An authorized request whose body is refused (malformed, invalid attributes or data) is kept as
+ * an `intake` dead letter with receiver `events`; the answer stays the same.
  */
 import type { FastifyInstance } from 'fastify';
 import { parseHttpEvents } from '../../events/index.ts';
 import { JunctionError } from '../../errors/index.ts';
 import type { RouteContext } from '../context.ts';
+import { keepIntakeRefusal } from '../dead-letter-capture.ts';
 
 export function registerEventRoutes(fastify: FastifyInstance, context: RouteContext): void {
   const { settings, intake, authorizer } = context;
@@ -18,8 +21,24 @@ export function registerEventRoutes(fastify: FastifyInstance, context: RouteCont
     }
     await authorizer.authorize(request, 'emit');
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const parsed = parseHttpEvents({ headers: request.headers, body, limits });
-    const results = await intake.submit('events', parsed.events);
+    const keep = (error: unknown): Promise<void> =>
+      keepIntakeRefusal(context.store, context.logger, {
+        receiver: 'events',
+        body,
+        headers: request.headers,
+        error,
+      });
+    let parsed: ReturnType<typeof parseHttpEvents>;
+    try {
+      parsed = parseHttpEvents({ headers: request.headers, body, limits });
+    } catch (error) {
+      await keep(error);
+      throw error;
+    }
+    const results = await intake.submit('events', parsed.events).catch(async (error: unknown) => {
+      await keep(error);
+      throw error;
+    });
     if (parsed.mode === 'batch') {
       const duplicates = results.filter((r) => r.duplicate).length;
       return reply

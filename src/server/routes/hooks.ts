@@ -4,7 +4,9 @@
  * stores them; the answer mirrors `POST /events`: 202 `{ id, duplicate: false }` once stored,
  * 200 `{ id, duplicate: true }` for a redelivery, `{ ids, duplicates }` when a delivery maps to
  * several events, and 200 `{ ids: [], note }` for a delivery that carries no event (a ping).
- * Rejections are counted per source and code (`junction_intake_rejected_total`).
+ * Rejections are counted per source and code (`junction_intake_rejected_total`). A delivery that
+ * authenticated but could not be mapped or validated is kept as an `intake` dead letter
+ * (../dead-letter-capture.ts); the answer stays the same.
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -16,6 +18,7 @@ import {
   type SourceResult,
 } from '../../sources/index.ts';
 import type { RouteContext } from '../context.ts';
+import { keepIntakeRefusal } from '../dead-letter-capture.ts';
 
 export function registerHookRoutes(
   fastify: FastifyInstance,
@@ -108,9 +111,23 @@ export function registerHookRoutes(
       try {
         source.authenticate(hook);
         if (source.verify !== undefined) await source.verify(hook);
+      } catch (error) {
+        metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
+        throw error;
+      }
+      // Authenticated from here on: a payload refused now is kept as a dead letter.
+      const keep = (error: unknown): Promise<void> =>
+        keepIntakeRefusal(context.store, context.logger, {
+          receiver: source.name,
+          body: hook.body,
+          headers: request.headers,
+          error,
+        });
+      try {
         result = source.map(hook);
       } catch (error) {
         metrics.intake.rejected(source.name, isJunctionError(error) ? error.code : 'INTERNAL');
+        await keep(error);
         throw error;
       }
       if (result.events.length === 0) {
@@ -119,11 +136,16 @@ export function registerHookRoutes(
         if (code !== undefined) return reply.code(200).send({ validationResponse: code });
         return reply.code(200).send({ ids: [], note: result.note ?? 'the delivery carries no event' });
       }
-      const results = await intake.submit(
-        source.name,
-        result.events.map((m) => m.event),
-        { dedupeKeys: result.events.map((m) => m.dedupeKey) },
-      );
+      const results = await intake
+        .submit(
+          source.name,
+          result.events.map((m) => m.event),
+          { dedupeKeys: result.events.map((m) => m.dedupeKey) },
+        )
+        .catch(async (error: unknown) => {
+          await keep(error);
+          throw error;
+        });
       if (results.length > 1) {
         const duplicates = results.filter((r) => r.duplicate).length;
         return reply

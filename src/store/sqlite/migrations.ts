@@ -265,8 +265,47 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at);
 `;
 
+const SCHEDULE_SLOTS = `
+-- The last slot each cron schedule handled (fired, or skipped by its missed policy), so a restart
+-- neither fires a slot twice nor forgets the ones it missed. Keyed by the cron text as well: a
+-- changed schedule starts afresh.
+CREATE TABLE schedule_slots (
+  pipeline      TEXT    NOT NULL,
+  trigger_index INTEGER NOT NULL,
+  cron          TEXT    NOT NULL,
+  last_slot     TEXT    NOT NULL,                    -- UTC ISO 8601 with milliseconds
+  updated_at    TEXT    NOT NULL,
+  PRIMARY KEY (pipeline, trigger_index, cron)
+);
+`;
+
+const DEPLOYMENT_DETAILS = `
+-- What a deployment needs beyond migration 1: where it is served, why it ended as it did, which
+-- pipeline job made it, what caused it (a person, a pipeline step, an alert), when it started.
+ALTER TABLE deployments ADD COLUMN url TEXT;
+ALTER TABLE deployments ADD COLUMN reason TEXT;
+ALTER TABLE deployments ADD COLUMN pipeline TEXT;
+ALTER TABLE deployments ADD COLUMN job_name TEXT;
+ALTER TABLE deployments ADD COLUMN cause TEXT;                 -- 'alert:<fingerprint>', 'manual', …
+ALTER TABLE deployments ADD COLUMN started_at TEXT;
+ALTER TABLE deployments ADD COLUMN requested_by_run TEXT;    -- the run whose rollback step asked for it
+CREATE INDEX deployments_active ON deployments (environment, service, status);
+CREATE INDEX deployments_cause ON deployments (cause, created_at) WHERE cause IS NOT NULL;
+CREATE INDEX deployments_requested_by ON deployments (requested_by_run) WHERE requested_by_run IS NOT NULL;
+`;
+
+const DEAD_LETTER_ATTEMPTS = `
+-- Every try of an outbound delivery that gave up (time, HTTP status, error), as a JSON array.
+ALTER TABLE dead_letters ADD COLUMN attempt_log TEXT;
+`;
+
 /** Every migration, in order. Versions start at 1 and increase by 1. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL_SCHEMA }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'schedule slots', sql: SCHEDULE_SLOTS },
+  { version: 3, name: 'deployment details', sql: DEPLOYMENT_DETAILS },
+  { version: 4, name: 'dead letter attempts', sql: DEAD_LETTER_ATTEMPTS },
+];
 
 export const LATEST_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
 

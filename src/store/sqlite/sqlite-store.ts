@@ -39,7 +39,10 @@ import type {
 } from '../store.ts';
 import { applyMigrations, currentVersion } from './migrations.ts';
 import { integer, optionalText, text, type Row } from './rows.ts';
+import { deploymentMethods } from './deployments.ts';
+import { deadLetterMethods } from './dead-letters.ts';
 import { runStateMethods, toRun } from './run-state.ts';
+import { linkMethods } from './links.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a private in-memory database (tests). */
@@ -47,6 +50,8 @@ export interface SqliteStoreOptions {
   readonly durability?: StoreDurability;
   /** How long a write waits for another process's write lock; default 5000. */
   readonly busyTimeoutMs?: number;
+  /** Dead letters kept per kind before the oldest are dropped; default `DEAD_LETTER_CAP`. */
+  readonly deadLetterCap?: number;
 }
 
 /** The connection settings in effect, read back from SQLite (for tests and diagnostics). */
@@ -98,8 +103,8 @@ const RUN_COLUMNS =
 
 const STATEMENTS = {
   insertEvent: `INSERT INTO events
-      (id, dedupe_key, receiver, type, source, subject, event_time, received_at, causation_id, correlation_id, body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      (id, dedupe_key, receiver, type, source, subject, event_time, received_at, causation_id, correlation_id, body, replay_of)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (dedupe_key) DO NOTHING`,
   findByDedupeKey: 'SELECT id FROM events WHERE dedupe_key = ?',
   insertOutbox: 'INSERT INTO outbox (event_id, topic, created_at) VALUES (?, ?, ?)',
@@ -202,6 +207,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     kind: 'sqlite',
     path,
     ...runStateMethods({ run, write, cached }),
+    ...linkMethods({ run, cached, toStoredEvent, eventColumns: EVENT_COLUMNS }),
+    ...deploymentMethods({ run, write, cached }),
+    ...deadLetterMethods({ run, write, cached }, options.deadLetterCap),
 
     settings: () =>
       run('settings', () => ({
@@ -409,6 +417,25 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         ).run(name, value, nowIso());
       }),
 
+    getScheduleSlot: (key) =>
+      run('getScheduleSlot', () => {
+        const row = cached(
+          'SELECT last_slot FROM schedule_slots WHERE pipeline = ? AND trigger_index = ? AND cron = ?',
+        ).get(key.pipeline, key.triggerIndex, key.cron);
+        return row === undefined ? undefined : text(row, 'last_slot');
+      }),
+
+    recordScheduleSlot: (key, slot) =>
+      write('recordScheduleSlot', () => {
+        // Normalized to UTC with milliseconds, the times compare as strings.
+        const at = normalizeTime(slot, 'slot');
+        cached(
+          'INSERT INTO schedule_slots (pipeline, trigger_index, cron, last_slot, updated_at) VALUES (?, ?, ?, ?, ?) ' +
+            'ON CONFLICT (pipeline, trigger_index, cron) DO UPDATE SET last_slot = excluded.last_slot, ' +
+            'updated_at = excluded.updated_at WHERE excluded.last_slot > schedule_slots.last_slot',
+        ).run(key.pipeline, key.triggerIndex, key.cron, at, nowIso());
+      }),
+
     listDecisions: (eventId) =>
       run('listDecisions', () => stmt('listDecisions').all(eventId).map(toDecision)),
 
@@ -557,6 +584,7 @@ function eventParams(id: string, dedupeKey: string, receivedAt: string, entry: N
     stringOrNull(event['causationid']),
     stringOrNull(event['correlationid']),
     JSON.stringify(event),
+    entry.replayOf ?? null,
   ];
 }
 
