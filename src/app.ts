@@ -43,8 +43,9 @@ import {
   type Scheduler,
 } from './runs/index.ts';
 import { createWorkerPool, runJob, type WorkerPool } from './workers/index.ts';
+import type { HttpDeliver } from './workers/builtins/http.ts';
 import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
-import { createNotifier, type Notifier } from './notifiers/index.ts';
+import { createNotifier, DEFAULT_RETRY_POLICY, deliver, type Notifier } from './notifiers/index.ts';
 import type { CloudEvent } from './events/index.ts';
 
 export interface App {
@@ -192,6 +193,9 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
         store,
         logger,
         rollback,
+        // `http` steps send with the notifiers' delivery policy.
+        deliver: ((request, policy, deliverOptions) =>
+          deliver(request, { ...DEFAULT_RETRY_POLICY, ...policy }, deliverOptions)) satisfies HttpDeliver,
         workspaceRoot: config.workers.workspaceDir,
         keepWorkspaces: config.workers.keepWorkspaces,
         publish,
@@ -250,6 +254,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       hookBodyLimits: new Map(
         config.sources.map((entry) => [entry.name, hookBodyLimit(entry, config.server.bodyLimitBytes)]),
       ),
+      hookRateLimits: new Map(config.sources.flatMap((e) => (e.rateLimit ? [[e.name, e.rateLimit]] : []))),
       runs: {
         cancel: (runId, reason) => scheduler.cancel(runId, reason),
         rerun: async (runId, rerunOptions) => {

@@ -47,6 +47,8 @@ import {
 import { compilePipelines, decideEvent, pipelineDigest, runIdFor, type Decision } from './triggers/index.ts';
 import { checkPipelineExpression, createScheduler } from './runs/index.ts';
 import { createWorkerPool, runJob, type JobObserver } from './workers/index.ts';
+import type { HttpDeliver } from './workers/builtins/http.ts';
+import { DEFAULT_RETRY_POLICY, deliver } from './notifiers/index.ts';
 import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
 
 /** Progress of a local run. */
@@ -218,6 +220,9 @@ export async function runPipelineOnce(options: LocalRunOptions): Promise<LocalRu
       workspaceRoot: root,
       keepWorkspaces: options.keepWorkspace === true,
       publish,
+      // `http` steps send with the same delivery policy as on a server.
+      deliver: ((request, policy, deliverOptions) =>
+        deliver(request, { ...DEFAULT_RETRY_POLICY, ...policy }, deliverOptions)) satisfies HttpDeliver,
       secretKey: () =>
         (secretKey ??= loadSecretKey({ env, keyFile: resolveSecretKeyFile(config.dataDir, env) })),
       ...(observer === undefined ? {} : { observer }),

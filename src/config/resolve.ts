@@ -128,9 +128,12 @@ export function resolveConfig(file: ConfigFile, options: ResolveOptions): Juncti
       level: file.log?.level ?? CONFIG_DEFAULTS.log.level,
       format: file.log?.format ?? CONFIG_DEFAULTS.log.format,
     },
-    sources: (file.sources ?? []).map(({ bodyLimit, ...entry }) => ({
+    sources: (file.sources ?? []).map(({ bodyLimit, rateLimit, ...entry }) => ({
       ...structuredClone(entry),
       ...(bodyLimit === undefined ? {} : { bodyLimitBytes: parseByteSize(bodyLimit as number | string)! }),
+      ...(rateLimit === undefined
+        ? {}
+        : { rateLimit: { perSecond: rateLimit.perSecond, burst: rateLimit.burst } }),
     })),
     notifiers: (file.notifiers ?? []).map((entry) => structuredClone(entry)),
     environments: resolveEnvironments(file.environments ?? []),

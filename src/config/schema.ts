@@ -346,6 +346,28 @@ export const configJsonSchema = {
             minimum: 1,
             format: 'byte-size',
           },
+          rateLimit: {
+            description:
+              "Most deliveries this receiver accepts over time, as a token bucket: 'perSecond' sustained, 'burst' at once. Checked before authentication and before the body is read; over the limit gets 429 with Retry-After. Default: no limit.",
+            type: 'object',
+            required: ['perSecond', 'burst'],
+            additionalProperties: false,
+            properties: {
+              perSecond: {
+                description:
+                  'Deliveries per second accepted over time (0.1 to 100000; 0.5 is one every two seconds).',
+                type: 'number',
+                minimum: 0.1,
+                maximum: 100000,
+              },
+              burst: {
+                description: 'Deliveries accepted at once after a quiet spell (whole number, 1 to 1000000).',
+                type: 'integer',
+                minimum: 1,
+                maximum: 1000000,
+              },
+            },
+          },
           auth: {
             description:
               "Set to 'none' to accept deliveries that carry no credential, for senders that cannot authenticate (such as 'dockerhub' and 'quay'). Junction warns about it at start-up.",

@@ -21,6 +21,8 @@ export interface SourceConfig {
   readonly token?: string;
   /** YAML key `bodyLimit`: largest delivery accepted; the provider's default when absent. */
   readonly bodyLimitBytes?: number;
+  /** YAML key `rateLimit`: a token bucket checked before authentication; no limit when absent. */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
   readonly [option: string]: unknown;
 }
 

@@ -212,6 +212,11 @@ export const ERROR_CODES = {
     summary: 'a hook payload cannot be read or lacks what its source needs',
   },
   SOURCE_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no source in sources: has that name' },
+  SOURCE_RATE_LIMITED: {
+    httpStatus: 429,
+    retryable: true,
+    summary: "a hook request came faster than its source's rateLimit allows",
+  },
 
   INTAKE_OVERLOADED: {
     httpStatus: 503,
@@ -235,6 +240,11 @@ export const ERROR_CODES = {
     httpStatus: 500,
     retryable: false,
     summary: 'a message id, header or payload is one the bus cannot carry',
+  },
+  BUS_PUBLISH_FAILED: {
+    httpStatus: 503,
+    retryable: false,
+    summary: 'an outbox entry failed to publish too many times and was dead-lettered',
   },
 
   EXPR_INVALID: {
@@ -306,12 +316,17 @@ export const ERROR_CODES = {
     retryable: true,
     summary: 'the checkout action could not fetch or check out the commit',
   },
+  HTTP_STEP_FAILED: {
+    httpStatus: 502,
+    retryable: false,
+    summary: 'an http step was refused or kept failing until its attempts ran out; kept as a dead letter',
+  },
 
   DEAD_LETTER_NOT_FOUND: { httpStatus: 404, retryable: false, summary: 'no dead letter has that id' },
   DEAD_LETTER_NOT_REPLAYABLE: {
     httpStatus: 409,
     retryable: false,
-    summary: 'the dead letter cannot be replayed here (an outbound delivery, or no router)',
+    summary: 'the dead letter cannot be replayed here (an outbound delivery, no router, or done)',
   },
 
   NOTIFY_FAILED: {

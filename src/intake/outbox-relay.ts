@@ -8,13 +8,18 @@
  *
  * The relay wakes when intake stores events (`notify`) and also polls, so entries written by
  * another process are published too. A failed publish is recorded on the entry and retried with
- * exponential backoff (capped); later entries wait, keeping publish order.
+ * exponential backoff (capped); later entries wait, keeping publish order. An entry that fails
+ * `maxAttempts` times in a row while the bus answers pings is given up on: it becomes an `outbox`
+ * dead letter (`BUS_PUBLISH_FAILED`, with the last error, the attempts, the topic and the stored
+ * event as payload) in the same transaction that takes it out of the pending entries, and later
+ * entries go on. While the bus cannot be reached at all, nothing is given up on: entries wait for
+ * it. The event stays stored; replaying the dead letter makes the entry pending again.
  */
 import type { Bus } from '../bus/index.ts';
 import type { StoredEvent } from '../events/index.ts';
-import type { OutboxEntry, Store } from '../store/index.ts';
+import type { NewDeadLetter, OutboxEntry, Store } from '../store/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { errorMessage, isJunctionError } from '../errors/index.ts';
+import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
 
 export interface OutboxRelayOptions {
   readonly store: Store;
@@ -26,7 +31,12 @@ export interface OutboxRelayOptions {
   readonly pollMs?: number;
   /** Longest wait between attempts after failures. Default 30 s. */
   readonly maxBackoffMs?: number;
+  /** Failed attempts after which an entry becomes a dead letter. Default `OUTBOX_MAX_ATTEMPTS`. */
+  readonly maxAttempts?: number;
 }
+
+/** Failed publishes of one outbox entry after which it is dead-lettered. */
+export const OUTBOX_MAX_ATTEMPTS = 10;
 
 export interface OutboxRelay {
   start(): void;
@@ -52,6 +62,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollMs ?? 1000;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? OUTBOX_MAX_ATTEMPTS;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+    throw new JunctionError(
+      'CONFIG_INVALID',
+      `outbox maxAttempts '${String(maxAttempts)}' must be a whole number from 1`,
+    );
+  }
   let running = false;
   let stopping = false;
   let wake: (() => void) | undefined;
@@ -83,8 +100,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const published: number[] = [];
     try {
       for (const entry of entries) {
-        await publish(entry);
-        published.push(entry.seq);
+        if (await publish(entry)) published.push(entry.seq);
       }
     } finally {
       if (published.length > 0) await store.markOutboxPublished(published);
@@ -92,15 +108,23 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return entries.length === batchSize;
   }
 
-  async function publish(entry: OutboxEntry): Promise<void> {
+  /** True when published; false when the entry was dead-lettered instead. */
+  async function publish(entry: OutboxEntry): Promise<boolean> {
+    const data = encodeStoredEvent(entry.event);
+    const headers = { 'ce-type': entry.event.event.type, 'junction-receiver': entry.event.receiver };
     try {
-      await bus.publish(entry.topic, {
-        id: entry.eventId,
-        data: encodeStoredEvent(entry.event),
-        headers: { 'ce-type': entry.event.event.type, 'junction-receiver': entry.event.receiver },
-      });
+      await bus.publish(entry.topic, { id: entry.eventId, data, headers });
+      return true;
     } catch (error) {
-      await store.markOutboxFailed(entry.seq, errorMessage(error)).catch((markError: unknown) => {
+      const message = errorMessage(error);
+      const attempts = entry.attempts + 1;
+      // Only an entry the bus refuses while it is up is given up on: when the bus cannot be
+      // reached at all, every entry would fail alike, so they all wait for it instead.
+      if (attempts >= maxAttempts && (await busAnswers())) {
+        await deadLetter(entry, attempts, message, data, headers, error);
+        return false;
+      }
+      await store.markOutboxFailed(entry.seq, message).catch((markError: unknown) => {
         logger.warn(
           { code: isJunctionError(markError) ? markError.code : 'INTERNAL' },
           'outbox: could not record a failed publish',
@@ -108,6 +132,59 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       });
       throw error;
     }
+  }
+
+  async function busAnswers(): Promise<boolean> {
+    try {
+      await bus.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Gives up on an entry; rethrows the publish error when the dead letter cannot be written. */
+  async function deadLetter(
+    entry: OutboxEntry,
+    attempts: number,
+    message: string,
+    data: Uint8Array,
+    headers: Readonly<Record<string, string>>,
+    error: unknown,
+  ): Promise<void> {
+    const letter: NewDeadLetter = {
+      kind: 'outbox',
+      code: 'BUS_PUBLISH_FAILED',
+      reason: `publishing to '${entry.topic}' failed ${String(attempts)} times; last error: ${message}`,
+      attempts,
+      payload: data,
+      contentType: 'application/json',
+      headers,
+      receiver: entry.event.receiver,
+      destination: entry.topic,
+      eventId: entry.eventId,
+    };
+    let id: string;
+    try {
+      id = await store.markOutboxDeadLettered(entry.seq, message, letter);
+    } catch (markError) {
+      logger.warn(
+        { code: isJunctionError(markError) ? markError.code : 'INTERNAL', eventId: entry.eventId },
+        'outbox: could not dead-letter an entry that keeps failing; retrying it',
+      );
+      throw error;
+    }
+    logger.error(
+      {
+        code: 'BUS_PUBLISH_FAILED',
+        deadLetterId: id,
+        eventId: entry.eventId,
+        topic: entry.topic,
+        attempts,
+        err: message,
+      },
+      'outbox: gave up publishing an event; kept it as a dead letter (replay it once the bus is fixed)',
+    );
   }
 
   async function run(): Promise<void> {

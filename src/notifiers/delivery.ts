@@ -1,10 +1,12 @@
 /**
- * Outbound HTTP with retries, for what Junction itself sends to other systems (commit statuses).
+ * Outbound HTTP with retries, for what Junction itself sends to other systems (commit statuses,
+ * and `http` steps through a function the composition root hands the job runner).
  *
  * What callers may assume:
  * - A request is tried at most `maxAttempts` times. It is tried again after a network error, a
  *   timeout, or an answer of 404, 408, 409, 429 or 5xx (`isRetryableStatus`); any other answer
- *   below 200 or from 300 up ends it at once as refused; 2xx ends it as delivered.
+ *   below 200 or from 300 up ends it at once as refused; 2xx (or what `accept` accepts) ends it
+ *   as delivered. Only the start of an answer's body is read.
  * - The wait before a retry is the answer's `Retry-After` (seconds or an HTTP date), capped at
  *   `maxRetryAfterMs`, when it has one; otherwise exponential backoff with full jitter: a random
  *   time from 0 to min(`maxDelayMs`, `baseDelayMs` × 2^(attempt − 1)).
@@ -18,10 +20,11 @@
 import type { DeliveryAttempt } from '../store/index.ts';
 
 export interface OutboundRequest {
-  readonly method: 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** Absent for a request without a body (a GET). */
+  readonly body?: string;
 }
 
 export interface RetryPolicy {
@@ -46,7 +49,13 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
 });
 
 export type DeliveryResult =
-  | { readonly outcome: 'delivered'; readonly status: number; readonly attempts: readonly DeliveryAttempt[] }
+  | {
+      readonly outcome: 'delivered';
+      readonly status: number;
+      readonly attempts: readonly DeliveryAttempt[];
+      /** With `keepBodyBytes`: the start of the answer's body, as text. */
+      readonly body?: string;
+    }
   | {
       /** `refused`: an answer not worth repeating; `exhausted`: retries ran out; `aborted`: stopped. */
       readonly outcome: 'refused' | 'exhausted' | 'aborted';
@@ -61,6 +70,15 @@ export interface DeliverOptions {
   readonly mask?: (text: string) => string;
   /** For tests: a number in [0, 1). */
   readonly random?: () => number;
+  /** Which answers count as delivered. Default: any 2xx. Others are retried or refused as above. */
+  readonly accept?: (status: number) => boolean;
+  /** Keep this many bytes of the delivered answer's body in the result. Default 0. */
+  readonly keepBodyBytes?: number;
+  /**
+   * Called after every try with what was recorded, its number (1-based), and the wait before the
+   * next try (undefined when none follows).
+   */
+  readonly onAttempt?: (attempt: DeliveryAttempt, number: number, nextWaitMs: number | undefined) => void;
 }
 
 /** Longest excerpt of an answer kept in an attempt's error. */
@@ -114,13 +132,30 @@ function describeFetchError(error: unknown, timedOut: boolean): string {
   return `network error: ${error instanceof Error ? error.message.slice(0, MAX_EXCERPT) : 'unknown'}`;
 }
 
-async function readExcerpt(response: Response): Promise<string> {
+/** The first `limit` bytes of an answer's body as text; the rest is not read. */
+async function readStart(response: Response, limit: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    const text = await response.text();
-    return text.replace(/\s+/g, ' ').trim().slice(0, MAX_EXCERPT);
+    while (size < limit) {
+      const read = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      if (read.done || read.value === undefined) break;
+      chunks.push(read.value);
+      size += read.value.byteLength;
+    }
   } catch {
-    return '';
+    // A body cut short keeps what arrived.
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
+  const bytes = Buffer.concat(chunks);
+  return new TextDecoder().decode(bytes.subarray(0, Math.min(limit, bytes.byteLength)));
+}
+
+function excerptOf(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, MAX_EXCERPT);
 }
 
 /** Sends `request`, retrying by `policy`; see the module comment for the guarantees. */
@@ -131,6 +166,10 @@ export async function deliver(
 ): Promise<DeliveryResult> {
   const mask = options.mask ?? ((text: string) => text);
   const random = options.random ?? Math.random;
+  const accept = options.accept ?? ((status: number) => status >= 200 && status < 300);
+  const keep = Math.max(0, Math.floor(options.keepBodyBytes ?? 0));
+  const report = (number: number, nextWaitMs: number | undefined): void =>
+    options.onAttempt?.(attempts[attempts.length - 1]!, number, nextWaitMs);
   const { signal } = options;
   const isAborted = (): boolean => signal?.aborted === true;
   const attempts: DeliveryAttempt[] = [];
@@ -149,16 +188,23 @@ export async function deliver(
       const response = await fetch(request.url, {
         method: request.method,
         headers: request.headers,
-        body: request.body,
+        ...(request.body === undefined ? {} : { body: request.body }),
         signal: combined,
         redirect: 'manual',
       });
-      const excerpt = await readExcerpt(response);
+      const text = await readStart(response, Math.max(keep, MAX_EXCERPT * 4));
+      const excerpt = excerptOf(text);
       const durationMs = Date.now() - started;
       lastStatus = response.status;
-      if (response.status >= 200 && response.status < 300) {
+      if (accept(response.status)) {
         attempts.push({ at, status: response.status, error: null, durationMs });
-        return { outcome: 'delivered', status: response.status, attempts };
+        report(attempt, undefined);
+        return {
+          outcome: 'delivered',
+          status: response.status,
+          attempts,
+          ...(keep === 0 ? {} : { body: text.slice(0, keep) }),
+        };
       }
       lastError = mask(
         `answered ${String(response.status)}${excerpt === '' ? '' : `: ${excerpt}`}`.slice(
@@ -172,6 +218,7 @@ export async function deliver(
     } catch (error) {
       if (isAborted()) {
         attempts.push({ at, status: null, error: 'stopped', durationMs: Date.now() - started });
+        report(attempt, undefined);
         break;
       }
       lastStatus = null;
@@ -179,12 +226,14 @@ export async function deliver(
       attempts.push({ at, status: null, error: lastError, durationMs: Date.now() - started });
       retryable = true;
     }
+    if (!retryable || attempt === maxAttempts) report(attempt, undefined);
     if (!retryable) return { outcome: 'refused', status: lastStatus, error: lastError, attempts };
     if (attempt === maxAttempts) break;
     const wait =
       retryAfter === undefined
         ? backoffMs(attempt, policy, random)
         : Math.min(retryAfter, policy.maxRetryAfterMs);
+    report(attempt, wait);
     await sleep(wait, signal);
   }
   if (isAborted()) {

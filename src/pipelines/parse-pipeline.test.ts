@@ -195,7 +195,7 @@ const CASES: readonly Case[] = [
       { at: '8:13 jobs.a.steps[1].id', message: "step id 'one' is already used by steps[0] of job 'a'" },
       {
         at: '10:15 jobs.a.steps[2].uses',
-        message: "must be one of 'checkout', 'emit', 'rollback', got 'chekout'",
+        message: "must be one of 'checkout', 'emit', 'rollback', 'http', got 'chekout'",
         suggestion: 'checkout',
       },
       { at: '12:12 jobs.b.steps', message: 'must not be an empty list' },
@@ -216,6 +216,32 @@ const CASES: readonly Case[] = [
     expected: [
       { at: '6:17 jobs.a.steps[0].with.reff', message: "unknown key 'reff'", suggestion: 'ref' },
       { at: '8:15 jobs.a.steps[1].with.type', message: 'is required' },
+    ],
+  },
+  {
+    name: 'http step inputs are checked',
+    text: lines(
+      'name: x',
+      'jobs:',
+      '  a:',
+      '    steps:',
+      '      - uses: http',
+      '        with: { header: { a: b } }',
+      '      - uses: http',
+      '        with: { url: u, method: FETCH, attempts: 11, expect: [], timeout: soon }',
+      '      - uses: http',
+    ),
+    expected: [
+      { at: '6:15 jobs.a.steps[0].with.url', message: 'is required' },
+      { at: '6:17 jobs.a.steps[0].with.header', message: "unknown key 'header'", suggestion: 'headers' },
+      {
+        at: '8:33 jobs.a.steps[1].with.method',
+        message: "must be one of 'GET', 'POST', 'PUT', 'PATCH', 'DELETE'",
+      },
+      { at: '8:50 jobs.a.steps[1].with.attempts', message: 'must be <= 10' },
+      { at: '8:62 jobs.a.steps[1].with.expect', message: 'must not be an empty list' },
+      { at: '8:75 jobs.a.steps[1].with.timeout', message: 'must be a duration' },
+      { at: '9:9 jobs.a.steps[2].with', message: 'is required' },
     ],
   },
   {

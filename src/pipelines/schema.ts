@@ -15,7 +15,11 @@ export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 /** `500ms`, `30s`, `10m`, `2h`; bounded by `MAX_DURATION_MS` in the loader. */
 export const DURATION_PATTERN = '^[0-9]{1,9}(ms|s|m|h)$';
 
-export const BUILTIN_ACTIONS = ['checkout', 'emit', 'rollback'] as const;
+export const BUILTIN_ACTIONS = ['checkout', 'emit', 'rollback', 'http'] as const;
+/** Methods the `http` built-in may send. */
+export const HTTP_STEP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+/** Most tries of one `http` step. */
+export const MAX_HTTP_STEP_ATTEMPTS = 10;
 export const CONCURRENCY_MODES = ['queue', 'cancel-previous', 'skip-if-running', 'latest'] as const;
 export const WORKER_LOST_POLICIES = ['retry', 'fail'] as const;
 export const MISSED_POLICIES = ['skip', 'latest', 'all'] as const;
@@ -306,6 +310,55 @@ const step: SchemaNode = {
                 type: 'string',
                 pattern: '^[0-9]+(ms|s|m|h|d)$',
                 default: '1h',
+              },
+            },
+          },
+        },
+      },
+    },
+    {
+      if: { required: ['uses'], properties: { uses: { const: 'http' } } },
+      then: {
+        required: ['with'],
+        properties: {
+          with: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url'],
+            properties: {
+              url: template(
+                'http(s) URL to send the request to. Event data in it is your responsibility: it can steer the request anywhere.',
+              ),
+              method: {
+                description: 'HTTP method.',
+                type: 'string',
+                enum: [...HTTP_STEP_METHODS],
+                default: 'POST',
+              },
+              headers: {
+                description: 'Request headers: name → text; values may hold ${{ }} templates (secrets too).',
+                type: 'object',
+                propertyNames: { pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" },
+                additionalProperties: { type: ['string', 'number', 'boolean'] },
+              },
+              body: {
+                description:
+                  'Request body: a mapping, list or value is sent as JSON; a string is sent as it is. Strings inside may hold ${{ }} templates.',
+              },
+              timeout: duration('Longest one try may take, until the answer is read.', { default: '10s' }),
+              attempts: {
+                description:
+                  'Tries in all; network errors, timeouts and 404, 408, 409, 429 and 5xx answers are tried again.',
+                type: 'integer',
+                minimum: 1,
+                maximum: MAX_HTTP_STEP_ATTEMPTS,
+                default: 5,
+              },
+              expect: {
+                description: 'Status codes that count as success; any 2xx when absent.',
+                type: 'array',
+                minItems: 1,
+                items: { type: 'integer', minimum: 100, maximum: 599 },
               },
             },
           },

@@ -10,7 +10,7 @@ import type { YamlProblem } from '../yaml/index.ts';
 /** One problem in a pipeline file: `file:line:col path: message (did you mean 'x'?)`. */
 export type PipelineProblem = YamlProblem;
 
-export type BuiltinAction = 'checkout' | 'emit' | 'rollback';
+export type BuiltinAction = 'checkout' | 'emit' | 'rollback' | 'http';
 export type ConcurrencyMode = 'queue' | 'cancel-previous' | 'skip-if-running' | 'latest';
 export type WorkerLostPolicy = 'retry' | 'fail';
 export type MatrixValue = string | number | boolean;

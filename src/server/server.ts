@@ -27,6 +27,7 @@ import { registerApiApprovalRoutes } from './routes/api-approvals.ts';
 import { registerApiDeploymentRoutes } from './routes/api-deployments.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerHookRoutes } from './routes/hooks.ts';
+import type { RateLimit } from './rate-limit.ts';
 import { registerApiDeadLetterRoutes } from './routes/api-dead-letters.ts';
 import { registerApiReplayRoutes } from './routes/api-replay.ts';
 import type { StoredEvent } from '../events/index.ts';
@@ -83,6 +84,8 @@ export interface ServerDeps {
   readonly sources?: ReadonlyMap<string, Source>;
   /** Body limit per source name; `settings.bodyLimitBytes` for a source not listed. */
   readonly hookBodyLimits?: ReadonlyMap<string, number>;
+  /** Rate limit per source name (`sources[].rateLimit`); a source not listed has none. */
+  readonly hookRateLimits?: ReadonlyMap<string, RateLimit>;
   /** Without it, dry runs and the replay of routing dead letters are not available. */
   readonly replay?: ReplayControl;
 }
@@ -168,6 +171,7 @@ export function createServer(deps: ServerDeps): JunctionServer {
     ...context,
     sources: deps.sources ?? new Map<string, Source>(),
     bodyLimits: deps.hookBodyLimits ?? new Map<string, number>(),
+    rateLimits: deps.hookRateLimits ?? new Map<string, RateLimit>(),
   });
 
   return {

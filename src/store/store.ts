@@ -445,6 +445,18 @@ export interface Store {
   pendingOutbox(limit: number): Promise<OutboxEntry[]>;
   markOutboxPublished(seqs: readonly number[]): Promise<void>;
   markOutboxFailed(seq: number, error: string): Promise<void>;
+  /**
+   * Gives up on a pending outbox entry: counts the failed attempt, records `error`, adds `letter`
+   * and holds the entry by it, all in one transaction; resolves to the dead letter's id. The entry
+   * is no longer pending (nor counted by `outboxStats`); the event stays stored. Rejects with
+   * `API_BAD_REQUEST`, writing nothing, when the entry is not pending.
+   */
+  markOutboxDeadLettered(seq: number, error: string, letter: NewDeadLetter): Promise<string>;
+  /**
+   * Makes the outbox entry held by dead letter `deadLetterId` pending again with its attempts reset,
+   * and marks the dead letter replayed, in one transaction; false when no entry is held by it.
+   */
+  requeueOutbox(deadLetterId: string): Promise<boolean>;
   outboxStats(): Promise<OutboxStats>;
 
   createToken(record: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void>;
@@ -589,8 +601,11 @@ export interface DeliveryAttempt {
   readonly durationMs: number;
 }
 
-/** Where a dead letter comes from: taking an event in, routing it, or delivering something out. */
-export type DeadLetterKind = 'intake' | 'routing' | 'delivery';
+/**
+ * Where a dead letter comes from: taking an event in, routing it, delivering something out, or
+ * publishing a stored event from the outbox to the bus.
+ */
+export type DeadLetterKind = 'intake' | 'routing' | 'delivery' | 'outbox';
 
 export interface NewDeadLetter {
   readonly kind: DeadLetterKind;
@@ -599,15 +614,15 @@ export interface NewDeadLetter {
   /** One line saying what failed. */
   readonly reason: string;
   readonly attempts: number;
-  /** The bytes as received (intake) or as sent (delivery). */
+  /** The bytes as received (intake), as sent (delivery), or the stored event as JSON (outbox). */
   readonly payload?: Uint8Array | string | null;
   readonly contentType?: string | null;
   /** Headers with credentials removed. */
   readonly headers?: Readonly<Record<string, string>> | null;
   readonly receiver?: string | null;
-  /** Where a delivery went (a URL without credentials). */
+  /** Where a delivery went (a URL without credentials), or the bus topic (outbox). */
   readonly destination?: string | null;
-  /** The stored event concerned, for routing and delivery. */
+  /** The stored event concerned, for routing, delivery and outbox. */
   readonly eventId?: string | null;
   /** Every try of a delivery, oldest first. */
   readonly history?: readonly DeliveryAttempt[];

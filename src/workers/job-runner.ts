@@ -51,6 +51,7 @@ import { combineStatuses, isFailure, type Status } from '../runs/states.ts';
 import { createMasker, decryptSecret, type Masker } from '../security/index.ts';
 import type { JobRecord, NewLogLine, RunDetail, StepRecord, Store } from '../store/index.ts';
 import { checkout, checkoutTarget } from './builtins/checkout.ts';
+import { httpStep, type HttpDeliver } from './builtins/http.ts';
 import { readOutputFile } from './executors/output-file.ts';
 import { runShellStep } from './executors/shell.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
@@ -93,6 +94,11 @@ export interface JobRunnerOptions {
    * the step fails with "not available" when absent.
    */
   readonly rollback?: (request: RollbackRequest) => Promise<RollbackResult>;
+  /**
+   * Sends a request with the outbound delivery policy (the `http` built-in; the composition root
+   * passes src/notifiers/delivery.ts); the step fails with "not available" when absent.
+   */
+  readonly deliver?: HttpDeliver;
   /** Keep workspaces after jobs end (debugging). Default false. */
   readonly keepWorkspaces?: boolean;
   readonly observer?: JobObserver;
@@ -618,6 +624,32 @@ async function runStep(
         InputValue
       >;
       result = await rollbackStep(options, input, step, inputs, (text) => log.system(stepId, text));
+    } else if (step.spec.uses === 'http') {
+      const inputs = (step.with === undefined ? {} : renderInputs(step.with, full)) as Record<
+        string,
+        InputValue
+      >;
+      const ownTimeout = AbortSignal.timeout(timeoutMs);
+      try {
+        const sent = await httpStep({
+          inputs,
+          deliver: options.deliver,
+          signal: AbortSignal.any([signal, ownTimeout]),
+          mask: (text) => input.masker.mask(text),
+          say: (text) => log.system(stepId, text),
+          addDeadLetter: (letter) => options.store.addDeadLetter(letter),
+          eventId: input.trigger.id,
+        });
+        result = { ...sent, exitCode: sent.status === 'succeeded' ? 0 : null };
+      } catch (error) {
+        if (!ownTimeout.aborted || stopReason() !== undefined) throw error;
+        result = {
+          status: 'timed-out',
+          exitCode: null,
+          reason: `the step ran longer than ${duration(timeoutMs)}`,
+          outputs: {},
+        };
+      }
     } else {
       const inputs = (step.with === undefined ? {} : renderInputs(step.with, full)) as Record<
         string,

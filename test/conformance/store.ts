@@ -409,6 +409,115 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
         // Published events stay in the log.
         assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 3);
       });
+
+      void test('markOutboxDeadLettered keeps a dead letter and takes the entry out of pending', async () => {
+        await store.appendEvents(many(3), TOPIC);
+        const [a, b, c] = await store.pendingOutbox(10);
+        await store.markOutboxFailed(a!.seq, 'first');
+        const payload = JSON.stringify(a!.event);
+        const id = await store.markOutboxDeadLettered(a!.seq, 'y'.repeat(100_000), {
+          kind: 'outbox',
+          code: 'BUS_PUBLISH_FAILED',
+          reason: 'publishing failed 2 times',
+          attempts: 2,
+          payload,
+          destination: TOPIC,
+          eventId: a!.eventId,
+        });
+        assert.match(id, UUID_V7);
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => o.seq),
+          [b!.seq, c!.seq],
+        );
+        assert.equal((await store.outboxStats()).pending, 2);
+        const letter = await store.getDeadLetter(id);
+        assert.equal(letter!.kind, 'outbox');
+        assert.equal(letter!.code, 'BUS_PUBLISH_FAILED');
+        assert.equal(letter!.attempts, 2);
+        assert.equal(letter!.eventId, a!.eventId);
+        assert.equal(letter!.destination, TOPIC);
+        assert.equal(Buffer.from(letter!.payload!).toString('utf8'), payload);
+        assert.equal((await store.listDeadLetters({ kind: 'outbox' }, 10)).length, 1);
+        // The event stays stored.
+        assert.deepEqual(await store.getEvent(a!.eventId), a!.event);
+
+        // Not pending any more: refused, and no second dead letter is written.
+        await assert.rejects(
+          store.markOutboxDeadLettered(a!.seq, 'again', {
+            kind: 'outbox',
+            code: 'BUS_PUBLISH_FAILED',
+            reason: 'r',
+            attempts: 3,
+          }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        await store.markOutboxPublished([b!.seq]);
+        await assert.rejects(
+          store.markOutboxDeadLettered(b!.seq, 'published', {
+            kind: 'outbox',
+            code: 'BUS_PUBLISH_FAILED',
+            reason: 'r',
+            attempts: 1,
+          }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        await assert.rejects(
+          store.markOutboxDeadLettered(999_999_999, 'no such entry', {
+            kind: 'outbox',
+            code: 'BUS_PUBLISH_FAILED',
+            reason: 'r',
+            attempts: 1,
+          }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        // A bad letter writes nothing: the entry stays pending.
+        await assert.rejects(
+          store.markOutboxDeadLettered(c!.seq, 'bad', {
+            kind: 'outbox',
+            code: 'BUS_PUBLISH_FAILED',
+            reason: 'r',
+            attempts: -1,
+          }),
+          rejectsWith('API_BAD_REQUEST'),
+        );
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => [o.seq, o.attempts]),
+          [[c!.seq, 0]],
+        );
+        assert.equal((await store.listDeadLetters({}, 10)).length, 1);
+      });
+
+      void test('requeueOutbox makes a dead-lettered entry pending again, once', async () => {
+        await store.appendEvents(many(2), TOPIC);
+        const [a, b] = await store.pendingOutbox(10);
+        for (let i = 0; i < 3; i += 1) await store.markOutboxFailed(a!.seq, 'down');
+        const id = await store.markOutboxDeadLettered(a!.seq, 'down', {
+          kind: 'outbox',
+          code: 'BUS_PUBLISH_FAILED',
+          reason: 'r',
+          attempts: 4,
+          eventId: a!.eventId,
+        });
+        assert.equal(await store.requeueOutbox('no-such-letter'), false);
+        assert.equal(await store.requeueOutbox(id), true);
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => [o.seq, o.attempts]),
+          [
+            [a!.seq, 0],
+            [b!.seq, 0],
+          ],
+        );
+        assert.match((await store.getDeadLetter(id))!.replayedAt!, ISO_MILLIS_UTC);
+        assert.equal(await store.requeueOutbox(id), false);
+        assert.equal((await store.outboxStats()).pending, 2);
+        // An entry published after the requeue is not made pending by a later requeue.
+        await store.markOutboxPublished([a!.seq]);
+        assert.equal(await store.requeueOutbox(id), false);
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((o) => o.seq),
+          [b!.seq],
+        );
+      });
     });
 
     void describe('listEvents', () => {

@@ -2,7 +2,8 @@
  * `junction dlq`: dead letters on a running server (server/routes/api-dead-letters.ts).
  * - `dlq list [--kind K] [--receiver R] [--limit N] [--json]`: a table, oldest first.
  * - `dlq show ID [--json]`: one dead letter, its headers and its payload as text (or base64).
- * - `dlq replay ID`: takes it in again; prints the stored event ids or the runs created.
+ * - `dlq replay ID`: takes it in again; prints the stored event ids, the runs created, or the event
+ *   queued for publishing again (outbox).
  * - `dlq drop ID`: deletes it.
  * An unknown id exits 5 (`DEAD_LETTER_NOT_FOUND`); a replay that fails again exits with the
  * code of its error and leaves the dead letter as it was.
@@ -36,7 +37,7 @@ interface DeadLetterDetail extends DeadLetterItem {
   payloadText: string | null;
 }
 
-const KINDS = ['intake', 'routing', 'delivery'];
+const KINDS = ['intake', 'routing', 'delivery', 'outbox'];
 
 /** The table `dlq list` prints. Pure, for tests. */
 export function formatDeadLetterTable(items: readonly DeadLetterItem[]): string {
@@ -162,6 +163,7 @@ export function registerDlq(program: Command, clientFrom: ClientFactory): void {
       ids: string[];
       duplicates: number;
       runs: string[];
+      requeued?: string | null;
     }>('POST', `/api/v1/dead-letters/${checkId(id)}/replay`);
     if (flags.json === true) {
       printJson(body);
@@ -173,6 +175,7 @@ export function registerDlq(program: Command, clientFrom: ClientFactory): void {
         `stored ${body.ids.join(', ')}${body.duplicates > 0 ? ` (${body.duplicates} already stored)` : ''}`,
       );
     if (body.runs.length > 0) parts.push(`runs ${body.runs.join(', ')}`);
+    if (typeof body.requeued === 'string') parts.push(`event ${body.requeued} queued for publishing`);
     process.stdout.write(`replayed ${body.id}${parts.length === 0 ? '' : `: ${parts.join('; ')}`}\n`);
   });
 

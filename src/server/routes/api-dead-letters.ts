@@ -11,7 +11,10 @@
  *   (schema checks included). Each resulting event carries the extension `deadletter: <id>`. A
  *   `routing` dead letter routes its stored event again with the pipelines loaded now. On success
  *   the dead letter is marked replayed and kept; on failure it stays as it was and the answer is
- *   the error the replay met. `delivery` dead letters are not replayed here.
+ *   the error the replay met. An `outbox` dead letter makes its outbox entry pending again with
+ *   its attempts reset (202, `requeued` names the event); the relay publishes it at its next round.
+ *   It can be replayed once: afterwards, or when its event was deleted, the answer is 409
+ *   `DEAD_LETTER_NOT_REPLAYABLE`. `delivery` dead letters are not replayed here.
  * - `DELETE /api/v1/dead-letters/:id` (operate): drops it; 204.
  *
  * An unknown id is 404 `DEAD_LETTER_NOT_FOUND`.
@@ -23,7 +26,7 @@ import type { DeadLetterFilter, DeadLetterKind, DeadLetterRecord } from '../../s
 import type { RouteContext } from '../context.ts';
 import { MAX_LIMIT, single, type Query } from './query.ts';
 
-const KINDS: readonly DeadLetterKind[] = ['intake', 'routing', 'delivery'];
+const KINDS: readonly DeadLetterKind[] = ['intake', 'routing', 'delivery', 'outbox'];
 /** The longest `payloadText` answered; the base64 payload is always whole. */
 const MAX_TEXT_PREVIEW = 65_536;
 
@@ -224,6 +227,17 @@ export function registerApiDeadLetterRoutes(fastify: FastifyInstance, context: R
         const runs = await replay.route(stored);
         await store.markDeadLetterReplayed(letter.id, null);
         return reply.code(200).send({ id: letter.id, ids: [], duplicates: 0, runs });
+      }
+      case 'outbox': {
+        if (!(await store.requeueOutbox(letter.id))) {
+          throw new JunctionError(
+            'DEAD_LETTER_NOT_REPLAYABLE',
+            `dead letter '${letter.id}' holds no outbox entry: it was replayed already or its event was deleted; replay the event with POST /api/v1/events/:id/replay`,
+          );
+        }
+        return reply
+          .code(202)
+          .send({ id: letter.id, ids: [], duplicates: 0, runs: [], requeued: letter.eventId });
       }
       case 'delivery':
         throw new JunctionError(

@@ -4,9 +4,11 @@
  * stores them; the answer mirrors `POST /events`: 202 `{ id, duplicate: false }` once stored,
  * 200 `{ id, duplicate: true }` for a redelivery, `{ ids, duplicates }` when a delivery maps to
  * several events, and 200 `{ ids: [], note }` for a delivery that carries no event (a ping).
- * Rejections are counted per source and code (`junction_intake_rejected_total`). A delivery that
- * authenticated but could not be mapped or validated is kept as an `intake` dead letter
- * (../dead-letter-capture.ts); the answer stays the same.
+ * A source with a `rateLimit` refuses deliveries beyond it with 429 and `Retry-After` before it
+ * authenticates or reads them. Rejections are counted per source and code
+ * (`junction_intake_rejected_total`). A delivery that authenticated but could not be mapped or
+ * validated is kept as an `intake` dead letter (../dead-letter-capture.ts); the answer stays the
+ * same.
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,15 +21,21 @@ import {
 } from '../../sources/index.ts';
 import type { RouteContext } from '../context.ts';
 import { keepIntakeRefusal } from '../dead-letter-capture.ts';
+import { TokenBucket, type RateLimit } from '../rate-limit.ts';
 
 export function registerHookRoutes(
   fastify: FastifyInstance,
   context: RouteContext & {
     readonly sources: ReadonlyMap<string, Source>;
     readonly bodyLimits: ReadonlyMap<string, number>;
+    readonly rateLimits: ReadonlyMap<string, RateLimit>;
   },
 ): void {
   const { intake, sources, metrics, bodyLimits } = context;
+  const buckets = new Map<string, TokenBucket>();
+  for (const [name, limit] of context.rateLimits) {
+    if (sources.has(name)) buckets.set(name, new TokenBucket(limit));
+  }
   const serverLimit = context.settings.bodyLimitBytes;
   const limitOf = (name: string): number => bodyLimits.get(name) ?? serverLimit;
   // The framework's own limit is the largest of any source; each source's is enforced while reading.
@@ -45,7 +53,10 @@ export function registerHookRoutes(
     const origin = request.headers['webhook-request-origin'];
     if (typeof origin === 'string' && /^[\x21-\x7e]{1,255}$/.test(origin)) {
       void reply.header('webhook-allowed-origin', origin);
-      void reply.header('webhook-allowed-rate', '*');
+      // Requests per minute, or '*' for no limit (CloudEvents HTTP webhook spec).
+      const limit = buckets.get(request.params.name)?.limit;
+      const perMinute = limit === undefined ? '*' : String(Math.max(1, Math.floor(limit.perSecond * 60)));
+      void reply.header('webhook-allowed-rate', perMinute);
     }
     void reply.header('allow', 'POST, OPTIONS');
     return reply.code(200).send();
@@ -56,6 +67,30 @@ export function registerHookRoutes(
       'EVENT_TOO_LARGE',
       `the delivery is larger than the limit of ${limitOf(name)} bytes of source '${name}' (sources[].bodyLimit)`,
     );
+
+  // Runs before authentication and before the body is read, so a flood costs a counter each.
+  const onRequest = (
+    request: FastifyRequest<{ Params: { name: string } }>,
+    _reply: unknown,
+    done: (error?: Error) => void,
+  ): void => {
+    const name = request.params.name;
+    const bucket = buckets.get(name);
+    const decision = bucket?.take();
+    if (bucket === undefined || decision === undefined || decision.allowed) {
+      done();
+      return;
+    }
+    metrics.intake.rejected(name, 'SOURCE_RATE_LIMITED');
+    const { limit } = bucket;
+    done(
+      new JunctionError(
+        'SOURCE_RATE_LIMITED',
+        `source '${name}' takes ${limit.perSecond} delivery a second with a burst of ${limit.burst} (sources[].rateLimit); retry after ${decision.retryAfterSeconds} s`,
+        { details: { retryAfterSeconds: decision.retryAfterSeconds } },
+      ),
+    );
+  };
 
   const preParsing = (
     request: FastifyRequest<{ Params: { name: string } }>,
@@ -94,7 +129,7 @@ export function registerHookRoutes(
 
   fastify.post<{ Params: { name: string } }>(
     '/hooks/:name',
-    { bodyLimit: routeLimit, preParsing },
+    { bodyLimit: routeLimit, onRequest, preParsing },
     async (request, reply) => {
       const source = sources.get(request.params.name);
       if (source === undefined) {

@@ -16,6 +16,7 @@ import {
   type DeadLetterKind,
   type DeadLetterRecord,
   type DeliveryAttempt,
+  type NewDeadLetter,
   type Store,
 } from '../store.ts';
 import { integer, optionalText, text, type Row } from './rows.ts';
@@ -26,7 +27,7 @@ type DeadLetterMethods = Pick<
   'addDeadLetter' | 'listDeadLetters' | 'getDeadLetter' | 'deleteDeadLetter' | 'markDeadLetterReplayed'
 >;
 
-const KINDS: readonly DeadLetterKind[] = ['intake', 'routing', 'delivery'];
+const KINDS: readonly DeadLetterKind[] = ['intake', 'routing', 'delivery', 'outbox'];
 
 /** The longest reason kept; a longer one is cut. */
 const MAX_REASON_LENGTH = 2_000;
@@ -54,6 +55,63 @@ function toDeadLetter(row: Row): DeadLetterRecord {
   };
 }
 
+/**
+ * Adds a dead letter inside the caller's transaction and resolves to its id; keeps at most `cap`
+ * of its kind. For writes that must store a dead letter together with other changes.
+ */
+export function insertDeadLetter(cached: StoreContext['cached'], cap: number, letter: NewDeadLetter): string {
+  if (!KINDS.includes(letter.kind)) {
+    throw new JunctionError(
+      'API_BAD_REQUEST',
+      `dead letter kind '${String(letter.kind).slice(0, 40)}' is not one of ${KINDS.join(', ')}`,
+    );
+  }
+  if (!Number.isSafeInteger(letter.attempts) || letter.attempts < 0) {
+    throw new JunctionError(
+      'API_BAD_REQUEST',
+      `dead letter attempts '${String(letter.attempts)}' must be a whole number from 0`,
+    );
+  }
+  const id = uuidv7();
+  const payload =
+    letter.payload === undefined || letter.payload === null
+      ? null
+      : typeof letter.payload === 'string'
+        ? Buffer.from(letter.payload, 'utf8')
+        : letter.payload;
+  cached(
+    `INSERT INTO dead_letters
+         (id, kind, reason, code, attempts, payload, content_type, headers, receiver, destination, event_id, attempt_log, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    id,
+    letter.kind,
+    letter.reason.slice(0, MAX_REASON_LENGTH),
+    letter.code,
+    letter.attempts,
+    payload,
+    letter.contentType ?? null,
+    letter.headers === undefined || letter.headers === null ? null : JSON.stringify(letter.headers),
+    letter.receiver ?? null,
+    letter.destination ?? null,
+    letter.eventId ?? null,
+    letter.history === undefined ? null : JSON.stringify(letter.history),
+    nowIso(),
+  );
+  // Keep at most `cap` of this kind: drop the oldest beyond it.
+  const count = integer(
+    cached('SELECT count(*) AS n FROM dead_letters WHERE kind = ?').get(letter.kind),
+    'n',
+  );
+  if (count > cap) {
+    cached(
+      `DELETE FROM dead_letters WHERE id IN
+           (SELECT id FROM dead_letters WHERE kind = ? ORDER BY created_at, id LIMIT ?)`,
+    ).run(letter.kind, count - cap);
+  }
+  return id;
+}
+
 export function deadLetterMethods(
   ctx: Pick<StoreContext, 'run' | 'write' | 'cached'>,
   cap: number = DEAD_LETTER_CAP,
@@ -68,56 +126,7 @@ export function deadLetterMethods(
   return {
     addDeadLetter: (letter) =>
       write('addDeadLetter', () => {
-        if (!KINDS.includes(letter.kind)) {
-          throw new JunctionError(
-            'API_BAD_REQUEST',
-            `dead letter kind '${String(letter.kind).slice(0, 40)}' is not one of ${KINDS.join(', ')}`,
-          );
-        }
-        if (!Number.isSafeInteger(letter.attempts) || letter.attempts < 0) {
-          throw new JunctionError(
-            'API_BAD_REQUEST',
-            `dead letter attempts '${String(letter.attempts)}' must be a whole number from 0`,
-          );
-        }
-        const id = uuidv7();
-        const payload =
-          letter.payload === undefined || letter.payload === null
-            ? null
-            : typeof letter.payload === 'string'
-              ? Buffer.from(letter.payload, 'utf8')
-              : letter.payload;
-        cached(
-          `INSERT INTO dead_letters
-             (id, kind, reason, code, attempts, payload, content_type, headers, receiver, destination, event_id, attempt_log, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          id,
-          letter.kind,
-          letter.reason.slice(0, MAX_REASON_LENGTH),
-          letter.code,
-          letter.attempts,
-          payload,
-          letter.contentType ?? null,
-          letter.headers === undefined || letter.headers === null ? null : JSON.stringify(letter.headers),
-          letter.receiver ?? null,
-          letter.destination ?? null,
-          letter.eventId ?? null,
-          letter.history === undefined ? null : JSON.stringify(letter.history),
-          nowIso(),
-        );
-        // Keep at most `cap` of this kind: drop the oldest beyond it.
-        const count = integer(
-          cached('SELECT count(*) AS n FROM dead_letters WHERE kind = ?').get(letter.kind),
-          'n',
-        );
-        if (count > cap) {
-          cached(
-            `DELETE FROM dead_letters WHERE id IN
-               (SELECT id FROM dead_letters WHERE kind = ? ORDER BY created_at, id LIMIT ?)`,
-          ).run(letter.kind, count - cap);
-        }
-        return id;
+        return insertDeadLetter(cached, cap, letter);
       }),
 
     listDeadLetters: (filter, limit) =>

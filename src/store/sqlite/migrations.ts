@@ -299,12 +299,22 @@ const DEAD_LETTER_ATTEMPTS = `
 ALTER TABLE dead_letters ADD COLUMN attempt_log TEXT;
 `;
 
+const OUTBOX_DEAD_LETTERS = `
+-- An outbox entry that failed too often is held by the dead letter that keeps it, and is no
+-- longer pending; replaying the dead letter clears this and makes the entry pending again.
+ALTER TABLE outbox ADD COLUMN dead_letter_id TEXT;
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL AND dead_letter_id IS NULL;
+CREATE INDEX outbox_dead_letter ON outbox (dead_letter_id) WHERE dead_letter_id IS NOT NULL;
+`;
+
 /** Every migration, in order. Versions start at 1 and increase by 1. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'schedule slots', sql: SCHEDULE_SLOTS },
   { version: 3, name: 'deployment details', sql: DEPLOYMENT_DETAILS },
   { version: 4, name: 'dead letter attempts', sql: DEAD_LETTER_ATTEMPTS },
+  { version: 5, name: 'outbox dead letters', sql: OUTBOX_DEAD_LETTERS },
 ];
 
 export const LATEST_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;

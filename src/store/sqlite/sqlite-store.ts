@@ -23,24 +23,25 @@ import { uuidv7 } from '../../events/index.ts';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
 import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../events/index.ts';
 import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveOrder } from '../paging.ts';
-import type {
-  ApiTokenRecord,
-  AppendResult,
-  DecisionRecord,
-  EventFilter,
-  NewEvent,
-  OutboxEntry,
-  OutboxStats,
-  Page,
-  RunRecord,
-  Store,
-  StoreDurability,
-  TokenScope,
+import {
+  DEAD_LETTER_CAP,
+  type ApiTokenRecord,
+  type AppendResult,
+  type DecisionRecord,
+  type EventFilter,
+  type NewEvent,
+  type OutboxEntry,
+  type OutboxStats,
+  type Page,
+  type RunRecord,
+  type Store,
+  type StoreDurability,
+  type TokenScope,
 } from '../store.ts';
 import { applyMigrations, currentVersion } from './migrations.ts';
 import { integer, optionalText, text, type Row } from './rows.ts';
 import { deploymentMethods } from './deployments.ts';
-import { deadLetterMethods } from './dead-letters.ts';
+import { deadLetterMethods, insertDeadLetter } from './dead-letters.ts';
 import { runStateMethods, toRun } from './run-state.ts';
 import { linkMethods } from './links.ts';
 
@@ -111,10 +112,15 @@ const STATEMENTS = {
   getEvent: `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.id = ?`,
   pendingOutbox: `SELECT o.seq AS outbox_seq, o.event_id, o.topic, o.attempts, ${EVENT_COLUMNS}
       FROM outbox o JOIN events e ON e.id = o.event_id
-      WHERE o.published_at IS NULL ORDER BY o.seq LIMIT ?`,
+      WHERE o.published_at IS NULL AND o.dead_letter_id IS NULL ORDER BY o.seq LIMIT ?`,
   markPublished: 'UPDATE outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL',
   markFailed: 'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?',
-  outboxStats: `SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE published_at IS NULL`,
+  markOutboxDeadLettered: `UPDATE outbox SET attempts = attempts + 1, last_error = ?, dead_letter_id = ?
+      WHERE seq = ? AND published_at IS NULL AND dead_letter_id IS NULL`,
+  requeueOutbox: `UPDATE outbox SET attempts = 0, last_error = NULL, dead_letter_id = NULL
+      WHERE dead_letter_id = ? AND published_at IS NULL`,
+  outboxStats: `SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox
+      WHERE published_at IS NULL AND dead_letter_id IS NULL`,
   createToken: `INSERT INTO api_tokens (id, name, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
   findToken: 'SELECT * FROM api_tokens WHERE hash = ?',
   listTokens: 'SELECT * FROM api_tokens ORDER BY created_at, id',
@@ -138,6 +144,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { path } = options;
   const durability = options.durability ?? 'normal';
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const deadLetterCap = options.deadLetterCap ?? DEAD_LETTER_CAP;
   const db = openDatabase(path, durability, busyTimeoutMs);
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
   let closed = false;
@@ -209,7 +216,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     ...runStateMethods({ run, write, cached }),
     ...linkMethods({ run, cached, toStoredEvent, eventColumns: EVENT_COLUMNS }),
     ...deploymentMethods({ run, write, cached }),
-    ...deadLetterMethods({ run, write, cached }, options.deadLetterCap),
+    ...deadLetterMethods({ run, write, cached }, deadLetterCap),
 
     settings: () =>
       run('settings', () => ({
@@ -314,6 +321,28 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     markOutboxFailed: (seq, error) =>
       write('markOutboxFailed', () => {
         stmt('markFailed').run(error.slice(0, MAX_ERROR_LENGTH), seq);
+      }),
+
+    markOutboxDeadLettered: (seq, error, letter) =>
+      write('markOutboxDeadLettered', () => {
+        const id = insertDeadLetter(cached, deadLetterCap, letter);
+        const changes = stmt('markOutboxDeadLettered').run(error.slice(0, MAX_ERROR_LENGTH), id, seq).changes;
+        if (changes === 0) {
+          throw new JunctionError(
+            'API_BAD_REQUEST',
+            `outbox entry ${String(seq)} is not pending; it was published or dead-lettered already`,
+          );
+        }
+        return id;
+      }),
+
+    requeueOutbox: (deadLetterId) =>
+      write('requeueOutbox', () => {
+        const changes = stmt('requeueOutbox').run(deadLetterId).changes;
+        if (changes > 0) {
+          cached('UPDATE dead_letters SET replayed_at = ? WHERE id = ?').run(nowIso(), deadLetterId);
+        }
+        return changes > 0;
       }),
 
     outboxStats: () =>
