@@ -399,6 +399,15 @@ export function checkPipeline(pipeline: unknown, options: CheckOptions = {}): Fi
       ...checkSteps(entry, declared),
       ...checkMatrix(entry, options.maxMatrixCombinations ?? MAX_MATRIX_COMBINATIONS),
     );
+    // One job records one deployment: a matrix would deploy several targets under one record.
+    if (treeAt(entry.job, 'environment') !== undefined && treeAt(entry.job, 'strategy') !== undefined) {
+      findings.push({
+        segments: [...entry.segments, 'environment'],
+        atKey: true,
+        message:
+          'a job with `environment` cannot use `strategy.matrix`: one job records one deployment; deploy each target from a job of its own',
+      });
+    }
   }
   checkDurations(pipeline, [], findings);
   if (options.checkExpression) findings.push(...checkExpressions(pipeline, options.checkExpression));

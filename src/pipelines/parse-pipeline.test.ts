@@ -21,6 +21,19 @@ const where = (p: PipelineProblem): string => `${p.line ?? '?'}:${p.column ?? '?
 
 const CASES: readonly Case[] = [
   {
+    name: 'environment on a matrix job',
+    text: lines(
+      'name: x',
+      'on: [{ event: demo.x }]',
+      'jobs:',
+      '  deploy:',
+      '    strategy: { matrix: { region: [eu, us] } }',
+      '    environment: { name: prod, service: api, version: "1" }',
+      '    steps: [{ run: echo }]',
+    ),
+    expected: [{ at: '6:5 jobs.deploy.environment', message: 'cannot use `strategy.matrix`' }],
+  },
+  {
     name: 'YAML syntax error',
     text: lines('name: x', 'jobs:', '  a:', '    steps: [', '      - run: x'),
     expected: [
@@ -595,12 +608,15 @@ void describe('parsePipeline spec', { timeout: 30_000 }, () => {
       '    needs: build',
       '    timeout: 90s',
       '    strategy: { matrix: { node: [22, 24] } }',
-      '    environment: { name: staging, service: app, version: "1.2" }',
       '    steps:',
       '      - uses: checkout',
       '        with: { depth: 0 }',
       '        retry: { max: 1, backoff: 5m, on-exit-codes: [1, 2] }',
       '        timeout: 500ms',
+      '  ship:',
+      '    needs: test',
+      '    environment: { name: staging, service: app, version: "1.2" }',
+      '    steps: [{ run: ./ship }]',
     );
     const { pipeline, problems } = parsePipeline(text, 'ci.yaml');
     assert.deepEqual(problems, []);
@@ -627,7 +643,7 @@ void describe('parsePipeline spec', { timeout: 30_000 }, () => {
       matrix: { axes: { node: [22, 24] }, include: [], exclude: [] },
       failFast: true,
     });
-    assert.deepEqual(testJob.environment, { name: 'staging', service: 'app', version: '1.2' });
+    assert.deepEqual(pipeline.jobs['ship']!.environment, { name: 'staging', service: 'app', version: '1.2' });
     const checkout = testJob.steps[0]!;
     assert.equal(checkout.uses, 'checkout');
     assert.deepEqual(checkout.uses === 'checkout' ? checkout.with : undefined, { depth: 0 });

@@ -351,13 +351,6 @@ function compileJob(job: JobSpec, ordinaryIds: readonly string[], problems: Prob
       : template(job.workingDirectory, 'job-template', [...segments, 'working-directory'], problems);
   let environment: CompiledTemplates | undefined;
   if (job.environment !== undefined) {
-    if (job.strategy !== undefined) {
-      problems.list.push({
-        path: formatPath([...segments, 'environment']),
-        message:
-          'a job with `environment` cannot use `strategy.matrix`: one job records one deployment; deploy each target from a job of its own',
-      });
-    }
     const { name, service, version, url } = job.environment;
     const fields = { name, service, version, ...(url === undefined ? {} : { url }) };
     environment = templates(fields, 'job-template', [...segments, 'environment'], problems);
