@@ -45,7 +45,7 @@ import {
 import { createWorkerPool, runJob, type WorkerPool } from './workers/index.ts';
 import type { HttpDeliver } from './workers/builtins/http.ts';
 import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
-import { createNotifier, DEFAULT_RETRY_POLICY, deliver, type Notifier } from './notifiers/index.ts';
+import { createNotifier, deliver, type Notifier } from './notifiers/index.ts';
 import type { CloudEvent } from './events/index.ts';
 
 export interface App {
@@ -194,8 +194,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
         logger,
         rollback,
         // `http` steps send with the notifiers' delivery policy.
-        deliver: ((request, policy, deliverOptions) =>
-          deliver(request, { ...DEFAULT_RETRY_POLICY, ...policy }, deliverOptions)) satisfies HttpDeliver,
+        deliver: deliver satisfies HttpDeliver,
         workspaceRoot: config.workers.workspaceDir,
         keepWorkspaces: config.workers.keepWorkspaces,
         publish,

@@ -48,7 +48,7 @@ import { compilePipelines, decideEvent, pipelineDigest, runIdFor, type Decision 
 import { checkPipelineExpression, createScheduler } from './runs/index.ts';
 import { createWorkerPool, runJob, type JobObserver } from './workers/index.ts';
 import type { HttpDeliver } from './workers/builtins/http.ts';
-import { DEFAULT_RETRY_POLICY, deliver } from './notifiers/index.ts';
+import { deliver } from './notifiers/index.ts';
 import { loadSecretKey, resolveSecretKeyFile } from './security/index.ts';
 
 /** Progress of a local run. */
@@ -221,8 +221,7 @@ export async function runPipelineOnce(options: LocalRunOptions): Promise<LocalRu
       keepWorkspaces: options.keepWorkspace === true,
       publish,
       // `http` steps send with the same delivery policy as on a server.
-      deliver: ((request, policy, deliverOptions) =>
-        deliver(request, { ...DEFAULT_RETRY_POLICY, ...policy }, deliverOptions)) satisfies HttpDeliver,
+      deliver: deliver satisfies HttpDeliver,
       secretKey: () =>
         (secretKey ??= loadSecretKey({ env, keyFile: resolveSecretKeyFile(config.dataDir, env) })),
       ...(observer === undefined ? {} : { observer }),

@@ -158,12 +158,16 @@ function excerptOf(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, MAX_EXCERPT);
 }
 
-/** Sends `request`, retrying by `policy`; see the module comment for the guarantees. */
+/**
+ * Sends `request`, retrying by `policy` (what it leaves out is `DEFAULT_RETRY_POLICY`'s); see the
+ * module comment for the guarantees.
+ */
 export async function deliver(
   request: OutboundRequest,
-  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+  partialPolicy: Partial<RetryPolicy> = {},
   options: DeliverOptions = {},
 ): Promise<DeliveryResult> {
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partialPolicy };
   const mask = options.mask ?? ((text: string) => text);
   const random = options.random ?? Math.random;
   const accept = options.accept ?? ((status: number) => status >= 200 && status < 300);

@@ -23,6 +23,7 @@
 import type { CloudEvent, StoredEvent } from '../events/index.ts';
 import type { DeploymentRecord, JobRecord, RunDetail, Store } from '../store/index.ts';
 import { chainOf } from './result-events.ts';
+import { runSource } from './trace.ts';
 
 export interface DeploymentTarget {
   readonly name: string;
@@ -192,7 +193,7 @@ export function deploymentEvent(
   return {
     specversion: '1.0',
     id: `${deployment.id}.${kind}`,
-    source: `/junction/runs/${deployment.runId}`,
+    source: runSource(deployment.runId),
     type: `deployment.${kind}`,
     subject: `${deployment.environment}/${deployment.service}`,
     time: new Date().toISOString(),

@@ -43,6 +43,7 @@ import {
   type CompiledJob,
   type CompiledStep,
   type ExpressionContext,
+  runSource,
   type RollbackRequest,
   type RollbackResult,
   type StatusItem,
@@ -790,14 +791,8 @@ async function rollbackStep(
   const fail = async (code: string, reason: string): Promise<StepResult> => {
     try {
       await options.publish({
-        specversion: '1.0',
-        id: `${input.job.id}.a${input.job.attempt}.s${step.spec.index}.rollback_failed`,
-        source: `/junction/runs/${input.run.id}`,
-        type: 'deployment.rollback_failed',
-        subject: `${environment ?? '?'}/${service ?? '?'}`,
-        time: new Date().toISOString(),
-        datacontenttype: 'application/json',
-        ...chainOf(input.trigger),
+        ...stepEvent(input, step, 'deployment.rollback_failed', `${environment ?? '?'}/${service ?? '?'}`),
+        id: `${stepEventId(input, step)}.rollback_failed`,
         data: {
           environment: environment ?? null,
           service: service ?? null,
@@ -867,16 +862,30 @@ function emittedEvent(input: StepsInput, step: CompiledStep, inputs: Record<stri
   if (subject !== undefined && typeof subject !== 'string') {
     throw new JunctionError('STEP_INPUT_INVALID', '`with.subject` of emit must be text');
   }
+  return { ...stepEvent(input, step, type, subject), data: maskDeep(input.masker, inputs['data'] ?? null) };
+}
+
+/** The stable id of the event a step publishes: the same for every retry of the same try. */
+function stepEventId(input: StepsInput, step: CompiledStep): string {
+  return `${input.job.id}.a${input.job.attempt}.s${step.spec.index}`;
+}
+
+/** An event a step publishes, without its data: produced by the run, linked to the run's event. */
+function stepEvent(
+  input: StepsInput,
+  step: CompiledStep,
+  type: string,
+  subject: string | undefined,
+): CloudEvent {
   return {
     specversion: '1.0',
-    id: `${input.job.id}.a${input.job.attempt}.s${step.spec.index}`,
-    source: `/junction/runs/${input.run.id}`,
+    id: stepEventId(input, step),
+    source: runSource(input.run.id),
     type,
     ...(subject === undefined ? {} : { subject }),
     time: new Date().toISOString(),
     datacontenttype: 'application/json',
     ...chainOf(input.trigger),
-    data: maskDeep(input.masker, inputs['data'] ?? null),
   };
 }
 
