@@ -108,7 +108,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
       maxBatchWaitMs: config.intake.maxBatchWaitMs,
       validateData: (event) => schemas.validateData(event),
       metrics: metrics.intake,
-      onStored: () => relay.notify(),
+      onStored: (entries) => relay.notify(entries),
     });
     metrics.gaugeFrom(
       'junction_outbox_pending',

@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openStore, type Store } from '../src/store/index.ts';
 import { ack, createEmbeddedBus, openBus, type Bus } from '../src/bus/index.ts';
-import { EVENTS_TOPIC, createOutboxRelay, decodeStoredEvent } from '../src/intake/index.ts';
+import {
+  EVENTS_TOPIC,
+  createOutboxRelay,
+  decodeStoredEvent,
+  encodeOutboxEntry,
+  encodeStoredEvent,
+  type OutboxRelay,
+} from '../src/intake/index.ts';
 import { createLogger } from '../src/observability/index.ts';
 import { JunctionError } from '../src/errors/index.ts';
 import { cloudEvent, eventually, startTestApp, tempDir } from './helpers/app.ts';
@@ -110,6 +117,132 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       assert.equal(stats.pending, 0);
     } finally {
       await real.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('entries handed over by intake are published without reading them back, after an older backlog', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const bus = createEmbeddedBus();
+    let reads = 0;
+    let relay: OutboxRelay | undefined;
+    const counted: Store = Object.assign(Object.create(store) as Store, {
+      pendingOutbox: (limit: number) => {
+        reads += 1;
+        return store.pendingOutbox(limit);
+      },
+    });
+    try {
+      const older = await backlog(store, 30);
+      const seen = await collect(bus, 'handover');
+      relay = createOutboxRelay({ store: counted, bus, logger, batchSize: 10, pollMs: 60_000 });
+      // Committed while the backlog is still unread: handed over, yet published after it.
+      const early = await store.appendEvents(
+        [{ event: cloudEvent() as never, receiver: 'events' }],
+        EVENTS_TOPIC,
+      );
+      relay.start();
+      relay.notify(early.map((r) => r.outbox!));
+      await eventually(() => (seen.ids.length === 31 ? true : undefined), 10_000, '31 deliveries');
+      assert.deepEqual(seen.ids, [...older, early[0]!.id]);
+      const readsAfterBacklog = reads;
+      const later: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const results = await store.appendEvents(
+          [{ event: cloudEvent() as never, receiver: 'events' }],
+          EVENTS_TOPIC,
+        );
+        later.push(results[0]!.id);
+        relay.notify(results.map((r) => r.outbox!));
+      }
+      await eventually(() => (seen.ids.length === 51 ? true : undefined), 10_000, '51 deliveries');
+      assert.deepEqual(seen.ids, [...older, early[0]!.id, ...later]);
+      assert.equal(reads, readsAfterBacklog, 'handed-over entries are not read back from the store');
+      await eventually(
+        async () => ((await store.outboxStats()).pending === 0 ? true : undefined),
+        5000,
+        'all marked published',
+      );
+    } finally {
+      await relay?.stop();
+      await bus.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('a handed-over entry whose publish fails is retried from the store, in order', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const real = createEmbeddedBus();
+    let failuresLeft = 2;
+    let relay: OutboxRelay | undefined;
+    const flaky: Bus = {
+      kind: 'flaky',
+      capabilities: real.capabilities,
+      publish: async (topic, message) => {
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          throw new JunctionError('BUS_UNAVAILABLE', 'injected failure');
+        }
+        return real.publish(topic, message);
+      },
+      subscribe: (...args) => real.subscribe(...args),
+      ping: () => real.ping(),
+      close: () => real.close(),
+    };
+    try {
+      const seen = await collect(real, 'handover-flaky');
+      relay = createOutboxRelay({ store, bus: flaky, logger, maxBackoffMs: 50, pollMs: 60_000 });
+      relay.start();
+      await eventually(
+        async () => ((await store.outboxStats()).pending === 0 ? true : undefined),
+        5000,
+        'idle',
+      );
+      const results = await store.appendEvents(
+        Array.from({ length: 5 }, () => ({ event: cloudEvent() as never, receiver: 'events' })),
+        EVENTS_TOPIC,
+      );
+      relay.notify(results.map((r) => r.outbox!));
+      await eventually(() => (seen.ids.length === 5 ? true : undefined), 10_000, '5 deliveries');
+      assert.deepEqual(
+        seen.ids,
+        results.map((r) => r.id),
+      );
+      const [entry] = await store.pendingOutbox(1);
+      assert.equal(entry, undefined);
+    } finally {
+      await relay?.stop();
+      await real.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('the message built from the stored body decodes to the stored event', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    try {
+      const event = cloudEvent({
+        subject: 'quote " and \u2028 and ✓',
+        data: { nested: { list: [1, 'two'] } },
+      });
+      const [result] = await store.appendEvents(
+        [{ event: event as never, receiver: 'hooks"odd' }],
+        EVENTS_TOPIC,
+      );
+      const handed = result!.outbox!;
+      const [read] = await store.pendingOutbox(1);
+      assert.deepEqual(handed, read, 'the handed-over entry is what the store reads back');
+      assert.deepEqual(decodeStoredEvent(encodeOutboxEntry(handed)), read!.event);
+      assert.deepEqual(
+        decodeStoredEvent(encodeOutboxEntry(handed)),
+        decodeStoredEvent(encodeStoredEvent(read!.event)),
+      );
+    } finally {
       await store.close();
       dir.remove();
     }

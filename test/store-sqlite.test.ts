@@ -22,6 +22,7 @@ import {
   currentVersion,
 } from '../src/store/sqlite/migrations.ts';
 import { runStoreContract } from './conformance/store.ts';
+import { consecutiveRuns } from '../src/store/sqlite/sqlite-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'junction-store-sqlite-'));
 after(() => {
@@ -207,6 +208,16 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     } finally {
       db.close();
     }
+  });
+
+  void test('consecutiveRuns groups only consecutive seqs, in the order given', () => {
+    assert.deepEqual(consecutiveRuns([1, 2, 3, 5, 7, 8, 4]), [
+      [1, 3],
+      [5, 5],
+      [7, 8],
+      [4, 4],
+    ]);
+    assert.deepEqual(consecutiveRuns([]), []);
   });
 
   void test('a batch that fails inside the database rolls back every row', async () => {

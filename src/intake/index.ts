@@ -1,4 +1,9 @@
 export { EVENTS_TOPIC, createIntake } from './intake.ts';
 export type { Intake, IntakeOptions, SubmitOptions } from './intake.ts';
-export { createOutboxRelay, decodeStoredEvent, encodeStoredEvent } from './outbox-relay.ts';
+export {
+  createOutboxRelay,
+  decodeStoredEvent,
+  encodeOutboxEntry,
+  encodeStoredEvent,
+} from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';

@@ -14,7 +14,7 @@
  * written (or has failed and been reported to its caller).
  */
 import type { CloudEvent } from '../events/index.ts';
-import type { AppendResult, NewEvent, Store } from '../store/index.ts';
+import type { AppendResult, NewEvent, OutboxEntry, Store } from '../store/index.ts';
 import type { IntakeMetrics } from '../observability/index.ts';
 import { JunctionError, isJunctionError } from '../errors/index.ts';
 
@@ -36,8 +36,11 @@ export interface IntakeOptions {
   /** Checks `data` against the schema registered for the event's type; throws `EVENT_DATA_INVALID`. */
   readonly validateData?: (event: CloudEvent) => void;
   readonly metrics?: IntakeMetrics;
-  /** Called after each commit that stored at least one new event (the relay's wake-up). */
-  readonly onStored?: () => void;
+  /**
+   * Called after each commit that stored at least one new event (the relay's wake-up), with the
+   * outbox entries of the new events in commit order; undefined when the store did not return them.
+   */
+  readonly onStored?: (entries: readonly OutboxEntry[] | undefined) => void;
 }
 
 export interface SubmitOptions {
@@ -109,15 +112,21 @@ export function createIntake(options: IntakeOptions): Intake {
     try {
       const results = await store.appendEvents(all, topic);
       let offset = 0;
-      let stored = 0;
+      const stored: OutboxEntry[] = [];
+      let storedWithoutEntry = false;
+      for (const result of results) {
+        if (result.duplicate) continue;
+        if (result.outbox === undefined) storedWithoutEntry = true;
+        else stored.push(result.outbox);
+      }
       for (const waiting of batch) {
         const own = results.slice(offset, offset + waiting.events.length);
         offset += waiting.events.length;
         record(waiting, own);
-        stored += own.filter((r) => !r.duplicate).length;
         waiting.resolve(own);
       }
-      if (stored > 0) options.onStored?.();
+      if (stored.length > 0 || storedWithoutEntry)
+        options.onStored?.(storedWithoutEntry ? undefined : stored);
     } catch (error) {
       const failure = isJunctionError(error)
         ? error

@@ -7,7 +7,11 @@
  * consumers and brokers with publish dedupe drop the repeat.
  *
  * The relay wakes when intake stores events (`notify`) and also polls, so entries written by
- * another process are published too. A failed publish is recorded on the entry and retried with
+ * another process are published too. Intake hands it the entries it has just committed: while the
+ * relay knows it has read everything older from the store, it publishes those from memory instead
+ * of reading them back, and marks them published in the same way. The store is read again after
+ * any failure, after a restart, when the entries in memory run past `maxFresh`, and at least every
+ * `pollMs`, so nothing committed elsewhere waits longer than that. A failed publish is recorded on the entry and retried with
  * exponential backoff (capped); later entries wait, keeping publish order. An entry that fails
  * `maxAttempts` times in a row while the bus answers pings is given up on: it becomes an `outbox`
  * dead letter (`BUS_PUBLISH_FAILED`, with the last error, the attempts, the topic and the stored
@@ -33,6 +37,8 @@ export interface OutboxRelayOptions {
   readonly maxBackoffMs?: number;
   /** Failed attempts after which an entry becomes a dead letter. Default `OUTBOX_MAX_ATTEMPTS`. */
   readonly maxAttempts?: number;
+  /** Most just-committed entries held in memory; past that the relay reads the store. Default 10,000. */
+  readonly maxFresh?: number;
 }
 
 /** Failed publishes of one outbox entry after which it is dead-lettered. */
@@ -40,8 +46,12 @@ export const OUTBOX_MAX_ATTEMPTS = 10;
 
 export interface OutboxRelay {
   start(): void;
-  /** Publish now rather than at the next poll. */
-  notify(): void;
+  /**
+   * Publish now rather than at the next poll. `entries` are outbox entries just committed by this
+   * process, in commit order (intake's `AppendResult.outbox`); the relay may publish them without
+   * reading the store. Without `entries` it reads the store next.
+   */
+  notify(entries?: readonly OutboxEntry[]): void;
   /** Stops after publishing what is pending, or after `timeoutMs`; leaves the rest for next start. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -49,6 +59,18 @@ export interface OutboxRelay {
 /** The bus message body of a stored event: the StoredEvent as JSON. */
 export function encodeStoredEvent(event: StoredEvent): Uint8Array {
   return Buffer.from(JSON.stringify(event), 'utf8');
+}
+
+/**
+ * The same bytes as `encodeStoredEvent(entry.event)` would give for the stored event, built around
+ * the JSON text the store already holds instead of serializing the CloudEvent again.
+ */
+export function encodeOutboxEntry(entry: OutboxEntry): Uint8Array {
+  const { event } = entry;
+  const head =
+    `{"id":${JSON.stringify(event.id)},"seq":${String(event.seq)},"dedupeKey":${JSON.stringify(event.dedupeKey)}` +
+    `,"receiver":${JSON.stringify(event.receiver)},"receivedAt":${JSON.stringify(event.receivedAt)},"event":`;
+  return Buffer.from(`${head}${entry.body}}`, 'utf8');
 }
 
 export function decodeStoredEvent(data: Uint8Array): StoredEvent {
@@ -75,6 +97,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let woken = false;
   let loop: Promise<void> | undefined;
   let failures = 0;
+  const maxFresh = options.maxFresh ?? 10_000;
+  /** Entries this process committed and the relay has not published yet, in commit order. */
+  let fresh: OutboxEntry[] = [];
+  /** True when every pending entry older than `fresh[0]` is published: `fresh` may go first. */
+  let caughtUp = false;
+  let lastStoreRead = 0;
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -95,22 +123,42 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   /** Publishes one round; true when there may be more to do right away. */
   async function round(): Promise<boolean> {
-    const entries = await store.pendingOutbox(batchSize);
+    const storeReadDue = !caughtUp || performance.now() - lastStoreRead >= pollMs;
+    // A wake-up for entries an earlier round already took: nothing to do.
+    if (fresh.length === 0 && !storeReadDue) return false;
+    const fromMemory = fresh.length > 0 && !storeReadDue;
+    let entries: OutboxEntry[];
+    if (fromMemory) {
+      entries = fresh.splice(0, batchSize);
+    } else {
+      lastStoreRead = performance.now();
+      caughtUp = false;
+      entries = await store.pendingOutbox(batchSize);
+      // The read returned every pending entry up to its last one, those in memory among them.
+      const last = entries.at(-1)?.seq;
+      if (last !== undefined) fresh = fresh.filter((entry) => entry.seq > last);
+      caughtUp = entries.length < batchSize;
+    }
     if (entries.length === 0) return false;
     const published: number[] = [];
     try {
       for (const entry of entries) {
         if (await publish(entry)) published.push(entry.seq);
       }
+    } catch (error) {
+      // What is left is still pending in the store; read it from there, in order, next time.
+      caughtUp = false;
+      fresh = [];
+      throw error;
     } finally {
       if (published.length > 0) await store.markOutboxPublished(published);
     }
-    return entries.length === batchSize;
+    return fresh.length > 0 || (!fromMemory && entries.length === batchSize);
   }
 
   /** True when published; false when the entry was dead-lettered instead. */
   async function publish(entry: OutboxEntry): Promise<boolean> {
-    const data = encodeStoredEvent(entry.event);
+    const data = encodeOutboxEntry(entry);
     const headers = { 'ce-type': entry.event.event.type, 'junction-receiver': entry.event.receiver };
     try {
       await bus.publish(entry.topic, { id: entry.eventId, data, headers });
@@ -220,7 +268,20 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       stopping = false;
       loop = run();
     },
-    notify() {
+    notify(entries) {
+      if (entries === undefined) {
+        // Something was committed that is not handed over: read the store next.
+        caughtUp = false;
+        fresh = [];
+      } else if (entries.length > 0) {
+        if (!running || fresh.length + entries.length > maxFresh) {
+          // The store holds them; the next round reads it.
+          caughtUp = false;
+          fresh = [];
+        } else {
+          fresh.push(...entries);
+        }
+      }
       if (wake !== undefined) wake();
       else woken = true;
     },

@@ -61,6 +61,11 @@ export interface AppendResult {
   /** The stored id: the new event's, or the first event's when `duplicate` is true. */
   readonly id: string;
   readonly duplicate: boolean;
+  /**
+   * The outbox entry written with a new event (absent for a duplicate): what `pendingOutbox` would
+   * read back, so the relay can publish a just-committed event without reading it from the store.
+   */
+  readonly outbox?: OutboxEntry;
 }
 
 export interface EventFilter {
@@ -94,6 +99,8 @@ export interface OutboxEntry {
   readonly topic: string;
   readonly attempts: number;
   readonly event: StoredEvent;
+  /** `event.event` as the JSON text the store holds, so publishing need not serialize it again. */
+  readonly body: string;
 }
 
 export interface OutboxStats {
@@ -443,6 +450,7 @@ export interface Store {
 
   /** Unpublished outbox entries, oldest first. Does not lock; the relay is the only reader. */
   pendingOutbox(limit: number): Promise<OutboxEntry[]>;
+  /** Marks the entries published in one transaction; runs of consecutive seqs cost one statement. */
   markOutboxPublished(seqs: readonly number[]): Promise<void>;
   markOutboxFailed(seq: number, error: string): Promise<void>;
   /**

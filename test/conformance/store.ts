@@ -392,6 +392,28 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
         );
       });
 
+      void test('markOutboxPublished marks exactly the seqs given, gaps included', async () => {
+        await store.appendEvents(many(7), TOPIC);
+        const seqs = (await store.pendingOutbox(10)).map((pending) => pending.seq);
+        await store.markOutboxPublished([seqs[0]!, seqs[1]!, seqs[2]!, seqs[4]!, seqs[6]!]);
+        assert.deepEqual(
+          (await store.pendingOutbox(10)).map((pending) => pending.seq),
+          [seqs[3], seqs[5]],
+        );
+      });
+
+      void test('a new event comes back with the outbox entry pendingOutbox reads; a duplicate without', async () => {
+        const batch = many(2);
+        const results = await store.appendEvents([...batch, batch[0]!], TOPIC);
+        assert.deepEqual(
+          results.map((result) => result.outbox),
+          [...(await store.pendingOutbox(10)), undefined],
+        );
+        for (const pending of await store.pendingOutbox(10)) {
+          assert.deepEqual(JSON.parse(pending.body), pending.event.event, 'body is the event as JSON');
+        }
+      });
+
       void test('markOutboxPublished removes entries from pending, idempotently', async () => {
         await store.appendEvents(many(3), TOPIC);
         const [a, b, c] = await store.pendingOutbox(10);

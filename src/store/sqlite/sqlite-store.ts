@@ -113,7 +113,7 @@ const STATEMENTS = {
   pendingOutbox: `SELECT o.seq AS outbox_seq, o.event_id, o.topic, o.attempts, ${EVENT_COLUMNS}
       FROM outbox o JOIN events e ON e.id = o.event_id
       WHERE o.published_at IS NULL AND o.dead_letter_id IS NULL ORDER BY o.seq LIMIT ?`,
-  markPublished: 'UPDATE outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL',
+  markPublished: 'UPDATE outbox SET published_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL',
   markFailed: 'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?',
   markOutboxDeadLettered: `UPDATE outbox SET attempts = attempts + 1, last_error = ?, dead_letter_id = ?
       WHERE seq = ? AND published_at IS NULL AND dead_letter_id IS NULL`,
@@ -257,13 +257,27 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         return events.map((entry): AppendResult => {
           const id = uuidv7();
           const dedupeKey = entry.dedupeKey ?? dedupeKeyOf(entry.event);
-          const inserted = insertEvent.run(...eventParams(id, dedupeKey, receivedAt, entry)).changes;
-          if (inserted === 0) {
+          const params = eventParams(id, dedupeKey, receivedAt, entry);
+          const inserted = insertEvent.run(...params);
+          if (inserted.changes === 0) {
             const existing = findByDedupeKey.get(dedupeKey);
             return { id: text(existing, 'id'), duplicate: true };
           }
-          insertOutbox.run(id, topic, receivedAt);
-          return { id, duplicate: false };
+          const outboxSeq = Number(insertOutbox.run(id, topic, receivedAt).lastInsertRowid);
+          const event: StoredEvent = {
+            id,
+            seq: Number(inserted.lastInsertRowid),
+            dedupeKey,
+            receiver: entry.receiver,
+            receivedAt,
+            event: entry.event,
+          };
+          const body = params[BODY_PARAM] as string;
+          return {
+            id,
+            duplicate: false,
+            outbox: { seq: outboxSeq, eventId: id, topic, attempts: 0, event, body },
+          };
         });
       });
     },
@@ -306,6 +320,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
             topic: text(row, 'topic'),
             attempts: integer(row, 'attempts'),
             event: toStoredEvent(row),
+            body: text(row, 'body'),
           })),
       ),
 
@@ -314,7 +329,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return write('markOutboxPublished', () => {
         const at = nowIso();
         const update = stmt('markPublished');
-        for (const seq of seqs) update.run(at, seq);
+        for (const [first, last] of consecutiveRuns(seqs)) update.run(at, first, last);
       });
     },
 
@@ -597,6 +612,23 @@ async function stopCheckpointer(worker: Worker | undefined): Promise<void> {
 function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {
   const entries = Object.entries(STATEMENTS).map(([name, sql]) => [name, db.prepare(sql)] as const);
   return Object.fromEntries(entries) as Record<StatementName, StatementSync>;
+}
+
+/** Where `eventParams` puts the body (the CloudEvent as JSON). */
+const BODY_PARAM = 10;
+
+/**
+ * The seqs as [first, last] runs of consecutive numbers, in the order given; a run only ever
+ * covers seqs that are in the list, so one range update marks exactly those entries.
+ */
+export function consecutiveRuns(seqs: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const seq of seqs) {
+    const last = runs.at(-1);
+    if (last !== undefined && seq === last[1] + 1) last[1] = seq;
+    else runs.push([seq, seq]);
+  }
+  return runs;
 }
 
 function eventParams(id: string, dedupeKey: string, receivedAt: string, entry: NewEvent): SQLInputValue[] {
