@@ -29,6 +29,9 @@
  * store and bus and `child_process.spawn` (each wrapper reads the clock and stores one number), so
  * each event's path is stamped at every hand-over: intake commit, relay publish, routing recorded,
  * run started, `pipeline.started` stored, job row created, job claimed, step row saved, spawn.
+ * The workers start steps through their step launcher (src/workers/executors/launcher.ts), a
+ * small helper process that does the fork off Junction's thread; its diagnostics channel stamps
+ * the request as "spawn() called" and the helper's answer that the shell runs as "spawn() returned".
  * `--cpu-prof` also profiles this thread during part 1 and lists where its CPU time went.
  *
  * What callers may assume: `run` never throws for a part that fails; the failure is in that part's
@@ -45,6 +48,7 @@ import {
   writeFileSync,
   constants,
 } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Agent, request } from 'node:http';
 import type { Profiler } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
@@ -964,6 +968,35 @@ function probeEngine(app: App): EngineProbes {
     childProcess.spawn = originalSpawn;
     syncBuiltinESMExports();
   });
+
+  // Steps started by the step launcher's helper process: the same stamps, from its channel.
+  const launches = new Map<number, Partial<Record<StepStampKey, bigint>>>();
+  const onLaunch = (message: unknown): void => {
+    const at = now();
+    const { event, id, env } = message as { event: string; id: number; env?: Record<string, unknown> };
+    if (event === 'spawn') {
+      const eventId = env?.['JUNCTION_EVENT_ID'];
+      const timeline = typeof eventId === 'string' ? timelines.get(eventId) : undefined;
+      if (timeline === undefined) return;
+      timeline.spawns += 1;
+      const current = timeline.steps.at(-1);
+      if (current !== undefined && current.spawnCall === undefined) {
+        current.spawnCall = at;
+        launches.set(id, current);
+      }
+      return;
+    }
+    const current = launches.get(id);
+    if (current === undefined) return;
+    if (event === 'started') current.spawnReturn = at;
+    else if (event === 'exit') current.exit = at;
+    else if (event === 'close') {
+      current.close = at;
+      launches.delete(id);
+    }
+  };
+  subscribe('junction:step-launcher', onLaunch);
+  restores.push(() => unsubscribe('junction:step-launcher', onLaunch));
 
   return {
     finished(eventId, timeoutMs) {

@@ -211,7 +211,7 @@ export async function startApp(config: JunctionConfig, options: StartOptions = {
         leaseMs: config.workers.leaseMs,
         // With SQLite no other process runs workers on this store: running jobs are orphans.
         recoverOnStart: store.kind === 'sqlite',
-        execute: (job, signal) => runJob(runner, job, signal),
+        execute: (job, signal, launcher) => runJob({ ...runner, launcher }, job, signal),
         onJobEnded: (job) => scheduler.kick(job.runId),
       });
     }

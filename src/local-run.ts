@@ -232,7 +232,7 @@ export async function runPipelineOnce(options: LocalRunOptions): Promise<LocalRu
       logger,
       concurrency: Math.max(1, config.workers.concurrency),
       leaseMs: config.workers.leaseMs,
-      execute: (job, signal) => runJob(runner, job, signal),
+      execute: (job, signal, launcher) => runJob({ ...runner, launcher }, job, signal),
       onJobEnded: (job) => scheduler.kick(job.runId),
     });
 

@@ -300,6 +300,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: "a step's shell could not be started (missing shell, bad working directory or environment)",
   },
+  STEP_LAUNCHER_FAILED: {
+    httpStatus: 500,
+    retryable: true,
+    summary: 'the step launcher process exited while it was starting or relaying a step',
+  },
   STEP_OUTPUT_INVALID: {
     httpStatus: 400,
     retryable: false,

@@ -8,3 +8,4 @@ export { runJob, retryDelay, MAX_JOB_OUTPUT_BYTES } from './job-runner.ts';
 export type { AbortReason, JobObserver, JobOutcome, JobRunnerOptions } from './job-runner.ts';
 export { createLogWriter } from './log-writer.ts';
 export type { LogWriter, LogWriterOptions } from './log-writer.ts';
+export type { StepLauncher } from './executors/launcher.ts';

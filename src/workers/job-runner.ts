@@ -53,6 +53,7 @@ import { createMasker, decryptSecret, type Masker } from '../security/index.ts';
 import type { JobRecord, NewLogLine, RunDetail, StepRecord, Store } from '../store/index.ts';
 import { checkout, checkoutTarget } from './builtins/checkout.ts';
 import { httpStep, type HttpDeliver } from './builtins/http.ts';
+import type { StepLauncher } from './executors/launcher.ts';
 import { readOutputFile } from './executors/output-file.ts';
 import { runShellStep } from './executors/shell.ts';
 import { createLogWriter, type LogWriter } from './log-writer.ts';
@@ -107,6 +108,8 @@ export interface JobRunnerOptions {
   readonly killGraceMs?: number;
   /** Most output bytes kept per step. Default 16 MiB. */
   readonly maxStepOutputBytes?: number;
+  /** Starts `run` steps in its helper process (the pool's); in this process when absent. */
+  readonly launcher?: StepLauncher;
 }
 
 interface StepResult {
@@ -710,6 +713,7 @@ async function runScript(
     ...(input.options.maxStepOutputBytes === undefined
       ? {}
       : { maxOutputBytes: input.options.maxStepOutputBytes }),
+    ...(input.options.launcher === undefined ? {} : { launcher: input.options.launcher }),
     onLine: (line) => input.log.write(stepId, line.stream, line.text, line.ts),
   });
   if (result.outcome === 'timed-out') {

@@ -17,6 +17,9 @@
  *   the next start), any other is failed with the reason. Nothing is left `running`.
  * - `recoverOnStart` (the embedded setup, where no other process runs workers) hands back every
  *   job left `running` by a previous process at once instead of waiting for its lease to expire.
+ * - The pool owns a step launcher (executors/launcher.ts): a small helper process, started by
+ *   `start()` and stopped by `stop()` once no job runs, that forks step shells so that this
+ *   process does not (docs/decisions/0009). `execute` receives it to hand to the job runner.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -24,6 +27,7 @@ import { errorMessage, isJunctionError } from '../errors/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { JobRecord, Store } from '../store/index.ts';
 import { compiledRunSpec } from '../runs/index.ts';
+import { createStepLauncher, type StepLauncher } from './executors/launcher.ts';
 import type { JobOutcome } from './job-runner.ts';
 
 export interface WorkerPoolOptions {
@@ -31,7 +35,8 @@ export interface WorkerPoolOptions {
   readonly logger: Logger;
   /** Most jobs running at once. */
   readonly concurrency: number;
-  readonly execute: (job: JobRecord, signal: AbortSignal) => Promise<JobOutcome>;
+  /** Runs a job; `launcher` is the pool's, for its `run` steps (JobRunnerOptions.launcher). */
+  readonly execute: (job: JobRecord, signal: AbortSignal, launcher: StepLauncher) => Promise<JobOutcome>;
   /** A job ended (its outcome is stored), or was handed back. */
   readonly onJobEnded: (job: JobRecord) => void;
   /** Default 30 s. */
@@ -61,6 +66,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const leaseMs = options.leaseMs ?? 30_000;
   const maxAttempts = options.maxAttempts ?? 3;
   const running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  // No process until `start()`; a helper that died is replaced by the next step.
+  const launcher = createStepLauncher({ logger });
   let claiming = false;
   let again = false;
   let stopping = false;
@@ -111,7 +118,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     const done = (async () => {
       let outcome: JobOutcome;
       try {
-        outcome = await options.execute(job, controller.signal);
+        outcome = await options.execute(job, controller.signal, launcher);
       } catch (error) {
         outcome = {
           status: 'failed',
@@ -239,6 +246,15 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     id,
     async start() {
       stopping = false;
+      // Started ahead of the first step; if it cannot start, each step tries again and fails.
+      await launcher
+        .start()
+        .catch((error: unknown) =>
+          logger.warn(
+            { code: isJunctionError(error) ? error.code : 'INTERNAL', err: errorMessage(error) },
+            'worker: the step launcher did not start',
+          ),
+        );
       if (options.recoverOnStart === true) {
         // Every running job belongs to a previous process: its lease can only expire.
         await recoverLost(
@@ -265,11 +281,13 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       stopping = true;
       clearInterval(sweeper);
       const all = [...running.values()];
-      if (all.length === 0) return;
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([Promise.all(all.map((entry) => entry.done)), grace]);
-      for (const entry of running.values()) entry.controller.abort('shutdown');
-      await Promise.all([...running.values()].map((entry) => entry.done));
+      if (all.length > 0) {
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+        await Promise.race([Promise.all(all.map((entry) => entry.done)), grace]);
+        for (const entry of running.values()) entry.controller.abort('shutdown');
+        await Promise.all([...running.values()].map((entry) => entry.done));
+      }
+      await launcher.close();
     },
   };
 }

@@ -37,11 +37,19 @@
  *   or non-executable shell, a `cwd` that does not exist or is not a directory, an environment
  *   variable with an empty name, `=` in its name or a NUL byte (the message names the variable,
  *   never its value), or an option out of range.
+ * - With `launcher` (launcher.ts; the worker pool passes its own), the shell is forked by the
+ *   launcher's small helper process instead of this one, which keeps the fork cheap and off this
+ *   event loop; everything above holds the same, signals included (they go to the process group
+ *   from here). Without it, the shell is spawned from this process. When the helper dies while the
+ *   step runs, the step's group gets the SIGTERM, grace, SIGKILL of a timeout and the promise
+ *   rejects with STEP_LAUNCHER_FAILED.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
-import { JunctionError } from '../../errors/index.ts';
+import type { Readable } from 'node:stream';
+import { isJunctionError, JunctionError } from '../../errors/index.ts';
+import type { ProcessWatcher, StepLauncher } from './launcher.ts';
 
 export interface OutputLine {
   readonly stream: 'stdout' | 'stderr';
@@ -71,6 +79,8 @@ export interface ShellStepOptions {
   readonly maxOutputBytes?: number;
   /** Longest line delivered in one piece, in bytes. Default 64 KiB. */
   readonly maxLineBytes?: number;
+  /** Starts the shell through this launcher's helper process; in this process when absent. */
+  readonly launcher?: StepLauncher;
 }
 
 export interface ShellResult {
@@ -178,8 +188,36 @@ function checkWorkingDirectory(cwd: string): void {
   if (!isDirectory) throw spawnFailed(`working directory '${cwd}' is not a directory`, { cwd });
 }
 
-async function startShell(options: ShellStepOptions, shell: readonly string[]): Promise<ChildProcess> {
+/** What supervising needs of a started shell: a ChildProcess, or one the launcher started. */
+interface StepProcess {
+  readonly pid: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Reports the exit once, and errors; what already happened is reported at the call. */
+  watch(watcher: ProcessWatcher): void;
+  /** Output past the cap is not wanted; the pipes must still be drained. */
+  dropOutput?(): void;
+}
+
+async function startShell(options: ShellStepOptions, shell: readonly string[]): Promise<StepProcess> {
   const [command, ...flags] = shell as [string, ...string[]];
+  if (options.launcher !== undefined) {
+    try {
+      return await options.launcher.spawn({
+        command,
+        args: [...flags, options.script],
+        cwd: options.cwd,
+        env: options.env,
+      });
+    } catch (error) {
+      if (isJunctionError(error)) throw error;
+      throw spawnFailed(
+        `could not start '${command}' in '${options.cwd}' (${errorCode(error)})`,
+        { shell: command, cwd: options.cwd, reason: errorCode(error) },
+        error,
+      );
+    }
+  }
   let child: ChildProcess;
   try {
     child = spawn(command, [...flags, options.script], {
@@ -196,13 +234,25 @@ async function startShell(options: ShellStepOptions, shell: readonly string[]): 
       reason: errorCode(error),
     });
   }
-  if (child.pid !== undefined) return child;
+  if (child.pid !== undefined) return fromChildProcess(child);
   const [error] = (await once(child, 'error')) as [unknown];
   throw spawnFailed(
     `could not start '${command}' in '${options.cwd}' (${errorCode(error)})`,
     { shell: command, cwd: options.cwd, reason: errorCode(error) },
     error,
   );
+}
+
+function fromChildProcess(child: ChildProcess): StepProcess {
+  return {
+    pid: child.pid!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    watch(watcher) {
+      child.on('error', (error) => watcher.onError(error));
+      child.once('exit', (code, signal) => watcher.onExit(code, signal));
+    },
+  };
 }
 
 function errorCode(error: unknown): string {
@@ -215,10 +265,8 @@ function errorCode(error: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Running
 
-function supervise(child: ChildProcess, options: ShellStepOptions, limits: Limits): Promise<ShellResult> {
-  const pid = child.pid!;
-  const stdout = child.stdout!;
-  const stderr = child.stderr!;
+function supervise(child: StepProcess, options: ShellStepOptions, limits: Limits): Promise<ShellResult> {
+  const { pid, stdout, stderr } = child;
   const startedAt = performance.now();
   const reaper = createGroupReaper(pid, limits.killGraceMs);
 
@@ -231,7 +279,12 @@ function supervise(child: ChildProcess, options: ShellStepOptions, limits: Limit
     let timeoutTimer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
 
-    const output = createOutputGate(options.onLine, limits, (error) => stop('exited', error));
+    const output = createOutputGate(
+      options.onLine,
+      limits,
+      (error) => stop('exited', error),
+      () => child.dropOutput?.(),
+    );
 
     function stop(reason: Outcome, error?: unknown): void {
       if (error !== undefined) failure ??= { error };
@@ -241,6 +294,8 @@ function supervise(child: ChildProcess, options: ShellStepOptions, limits: Limit
 
     const onAbort = (): void => stop('cancelled');
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // The signal may have fired while the shell was being started (a launcher answers later).
+    if (options.signal?.aborted === true) stop('cancelled');
     if (limits.timeoutMs !== undefined) {
       timeoutTimer = setTimeout(() => stop('timed-out'), limits.timeoutMs);
     }
@@ -285,14 +340,19 @@ function supervise(child: ChildProcess, options: ShellStepOptions, limits: Limit
       stream.on('error', (error: Error) => stop('exited', readFailed(name, error)));
     }
 
-    child.on('error', (error) => stop('exited', spawnFailed('the step shell failed', { pid }, error)));
-    child.once('exit', (code, signal) => {
-      exit = { code, signal, at: performance.now() };
-      clearTimeout(timeoutTimer);
-      // Leftovers in the group (background jobs) are stopped like a timed-out step.
-      reaper.terminate();
-      if (openStreams === 0) finish();
-      else drainTimer = setTimeout(finish, DRAIN_AFTER_EXIT_MS);
+    child.watch({
+      onError(error) {
+        const failed = isJunctionError(error) ? error : spawnFailed('the step shell failed', { pid }, error);
+        stop('exited', failed);
+      },
+      onExit(code, signal) {
+        exit = { code, signal, at: performance.now() };
+        clearTimeout(timeoutTimer);
+        // Leftovers in the group (background jobs) are stopped like a timed-out step.
+        reaper.terminate();
+        if (openStreams === 0) finish();
+        else drainTimer = setTimeout(finish, DRAIN_AFTER_EXIT_MS);
+      },
     });
   });
 }
@@ -361,11 +421,15 @@ interface OutputGate {
   isTruncated(): boolean;
 }
 
-/** Applies the output cap and turns bytes into lines for `onLine`; a throw from it calls `onError`. */
+/**
+ * Applies the output cap and turns bytes into lines for `onLine`; a throw from it calls `onError`,
+ * reaching the cap calls `onTruncated`.
+ */
 function createOutputGate(
   onLine: (line: OutputLine) => void,
   limits: Limits,
   onError: (error: unknown) => void,
+  onTruncated: () => void,
 ): OutputGate {
   let consumed = 0;
   let truncated = false;
@@ -401,6 +465,7 @@ function createOutputGate(
       splitters.stderr.flush();
       deliver('stderr', truncationMarker(limits.maxOutputBytes));
       truncated = true;
+      onTruncated();
     },
     flush(stream) {
       splitters[stream].flush();
