@@ -66,18 +66,6 @@ runStoreContract('sqlite file', () => {
   });
 });
 
-runStoreContract('sqlite file, appending on the event loop', () => {
-  const path = freshPath();
-  const store = createSqliteStore({ path, appendThread: false });
-  return Promise.resolve({
-    store,
-    async cleanup() {
-      await store.close();
-      rmSync(path, { force: true });
-    },
-  });
-});
-
 runStoreContract('sqlite memory', async () => {
   const store = await openStore('sqlite::memory:');
   return { store, cleanup: async () => store.close() };

@@ -37,47 +37,6 @@ describe('intake', { timeout: 20_000 }, () => {
     await store.close();
   });
 
-  test('writes in flight together hand their results over in the order they were made', async () => {
-    const real = await openStore('sqlite::memory:', {});
-    // The first write finishes last, as a write to a busier disk might.
-    let calls = 0;
-    let firstDone = false;
-    let overlapped = false;
-    const store = Object.create(real) as Store;
-    store.appendEvents = async (events, topic) => {
-      calls += 1;
-      const call = calls;
-      if (call === 2) overlapped = !firstDone;
-      const results = await real.appendEvents(events, topic);
-      if (call === 1) {
-        await new Promise((r) => setTimeout(r, 60));
-        firstDone = true;
-      }
-      return results;
-    };
-    const handed: number[] = [];
-    const intake = createIntake({
-      store,
-      maxWritesInFlight: 2,
-      onStored: (entries) => handed.push(...(entries ?? []).map((entry) => entry.seq)),
-    });
-    const first = intake.submit('events', [event(), event()]);
-    await new Promise((r) => setImmediate(r));
-    const second = intake.submit('events', [event()]);
-    const [a, b] = await Promise.all([first, second]);
-    assert.equal(calls, 2);
-    assert.ok(overlapped, 'the second write started before the first finished');
-    assert.equal(a.length + b.length, 3);
-    assert.deepEqual(
-      handed,
-      [...handed].sort((x, y) => x - y),
-      'entries reach the relay in commit order',
-    );
-    assert.equal(handed.length, 3);
-    await intake.close();
-    await real.close();
-  });
-
   test('beyond maxPendingEvents submissions are refused with INTAKE_OVERLOADED, the rest stored', async () => {
     const store = slowed(await openStore('sqlite::memory:', {}), 30);
     const intake = createIntake({ store, maxPendingEvents: 5 });

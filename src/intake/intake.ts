@@ -5,9 +5,8 @@
  * committed: the caller may answer 2xx then, not before.
  *
  * Group commit: submissions that arrive while the store is busy are written together in one
- * transaction, so throughput does not pay one commit per request. Up to `maxWritesInFlight`
- * writes are in flight at a time; everything queued meanwhile goes into the next, and results
- * are delivered in the order the writes were made.
+ * transaction, so throughput does not pay one commit per request. One write is in flight at a
+ * time; everything queued meanwhile goes into the next.
  *
  * Backpressure: at most `maxPendingEvents` events wait for a write; beyond that `submit` rejects
  * with `INTAKE_OVERLOADED` (503 with Retry-After) instead of growing memory. After `close()` it
@@ -34,12 +33,6 @@ export interface IntakeOptions {
   readonly maxBatchWaitMs?: number;
   /** Most events written in one transaction. Default 1000. */
   readonly maxEventsPerCommit?: number;
-  /**
-   * Most writes handed to the store at once. Default 2: while one commits (on the store's own
-   * thread), the next batch gathers and is handed over. Results are handled in the order the
-   * writes were made, whatever order they finish in.
-   */
-  readonly maxWritesInFlight?: number;
   /** Checks `data` against the schema registered for the event's type; throws `EVENT_DATA_INVALID`. */
   readonly validateData?: (event: CloudEvent) => void;
   readonly metrics?: IntakeMetrics;
@@ -88,29 +81,26 @@ export function createIntake(options: IntakeOptions): Intake {
   const maxPerCommit = options.maxEventsPerCommit ?? 1000;
   const batchWaitMs = options.maxBatchWaitMs ?? 0;
   const queue: Waiting[] = [];
-  const maxInFlight = options.maxWritesInFlight ?? 2;
   let pendingEvents = 0;
-  let inFlight = 0;
-  /** Settles after the results of every write made so far are handled, in order. */
-  let handled: Promise<void> = Promise.resolve();
+  let writing = false;
   let scheduled = false;
   let closed = false;
   let idle: (() => void) | undefined;
 
   const schedule = (): void => {
-    if (scheduled || inFlight >= maxInFlight || queue.length === 0) return;
+    if (scheduled || writing || queue.length === 0) return;
     scheduled = true;
     const run = (): void => {
       scheduled = false;
-      writeNext();
+      void writeNext();
     };
     if (batchWaitMs > 0 && pendingEvents < maxPerCommit) setTimeout(run, batchWaitMs);
     else setImmediate(run);
   };
 
-  function writeNext(): void {
-    if (inFlight >= maxInFlight || queue.length === 0) return;
-    inFlight += 1;
+  async function writeNext(): Promise<void> {
+    if (writing || queue.length === 0) return;
+    writing = true;
     const batch: Waiting[] = [];
     let count = 0;
     while (queue.length > 0 && (batch.length === 0 || count + queue[0]!.events.length <= maxPerCommit)) {
@@ -118,49 +108,36 @@ export function createIntake(options: IntakeOptions): Intake {
       batch.push(next);
       count += next.events.length;
     }
-    const written = store.appendEvents(
-      batch.flatMap((w) => w.events),
-      topic,
-    );
-    // Handled in order below; this keeps a failure that comes before its turn from counting as unhandled.
-    written.catch(() => undefined);
-    // Later arrivals gather into the next write while this one commits.
-    schedule();
-    handled = handled
-      .then(() => written)
-      .then(
-        (results) => deliver(batch, results),
-        (error: unknown) => {
-          const failure = isJunctionError(error)
-            ? error
-            : new JunctionError('STORE_UNAVAILABLE', 'the store did not take the events', { cause: error });
-          for (const waiting of batch) waiting.reject(failure);
-        },
-      )
-      .finally(() => {
-        pendingEvents -= count;
-        inFlight -= 1;
-        if (queue.length > 0) schedule();
-        else if (inFlight === 0) idle?.();
-      });
-  }
-
-  function deliver(batch: readonly Waiting[], results: readonly AppendResult[]): void {
-    let offset = 0;
-    const stored: OutboxEntry[] = [];
-    let storedWithoutEntry = false;
-    for (const result of results) {
-      if (result.duplicate) continue;
-      if (result.outbox === undefined) storedWithoutEntry = true;
-      else stored.push(result.outbox);
+    const all = batch.flatMap((w) => w.events);
+    try {
+      const results = await store.appendEvents(all, topic);
+      let offset = 0;
+      const stored: OutboxEntry[] = [];
+      let storedWithoutEntry = false;
+      for (const result of results) {
+        if (result.duplicate) continue;
+        if (result.outbox === undefined) storedWithoutEntry = true;
+        else stored.push(result.outbox);
+      }
+      for (const waiting of batch) {
+        const own = results.slice(offset, offset + waiting.events.length);
+        offset += waiting.events.length;
+        record(waiting, own);
+        waiting.resolve(own);
+      }
+      if (stored.length > 0 || storedWithoutEntry)
+        options.onStored?.(storedWithoutEntry ? undefined : stored);
+    } catch (error) {
+      const failure = isJunctionError(error)
+        ? error
+        : new JunctionError('STORE_UNAVAILABLE', 'the store did not take the events', { cause: error });
+      for (const waiting of batch) waiting.reject(failure);
+    } finally {
+      pendingEvents -= count;
+      writing = false;
+      if (queue.length > 0) schedule();
+      else idle?.();
     }
-    for (const waiting of batch) {
-      const own = results.slice(offset, offset + waiting.events.length);
-      offset += waiting.events.length;
-      record(waiting, own);
-      waiting.resolve(own);
-    }
-    if (stored.length > 0 || storedWithoutEntry) options.onStored?.(storedWithoutEntry ? undefined : stored);
   }
 
   function record(waiting: Waiting, results: readonly AppendResult[]): void {
@@ -241,7 +218,7 @@ export function createIntake(options: IntakeOptions): Intake {
     pending: () => pendingEvents,
     async close() {
       closed = true;
-      if (queue.length === 0 && inFlight === 0) return;
+      if (queue.length === 0 && !writing) return;
       await new Promise<void>((resolve) => {
         idle = resolve;
         schedule();

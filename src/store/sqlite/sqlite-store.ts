@@ -39,7 +39,6 @@ import {
   type TokenScope,
 } from '../store.ts';
 import { applyMigrations, currentVersion } from './migrations.ts';
-import { startAppendThread, type AppendThread, type AppendedRow } from './append-thread.ts';
 import { integer, optionalText, text, type Row } from './rows.ts';
 import { deploymentMethods } from './deployments.ts';
 import { deadLetterMethods, insertDeadLetter } from './dead-letters.ts';
@@ -54,12 +53,6 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Dead letters kept per kind before the oldest are dropped; default `DEAD_LETTER_CAP`. */
   readonly deadLetterCap?: number;
-  /**
-   * Append events and mark outbox entries on a connection in a worker thread (`append-thread.ts`)
-   * rather than on the event loop. Default true for a file; a `:memory:` database has no second
-   * connection and always appends in-thread.
-   */
-  readonly appendThread?: boolean;
 }
 
 /** The connection settings in effect, read back from SQLite (for tests and diagnostics). */
@@ -154,24 +147,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const deadLetterCap = options.deadLetterCap ?? DEAD_LETTER_CAP;
   const db = openDatabase(path, durability, busyTimeoutMs);
   const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
-  // If the append thread fails, appends go on here, on the main connection.
-  let appender: AppendThread | undefined =
-    path === ':memory:' || options.appendThread === false
-      ? undefined
-      : startAppendThread({
-          path,
-          setup: connectionSetup(durability, busyTimeoutMs),
-          sql: {
-            insertEvent: STATEMENTS.insertEvent,
-            insertOutbox: STATEMENTS.insertOutbox,
-            findByDedupeKey: STATEMENTS.findByDedupeKey,
-            markPublished: STATEMENTS.markPublished,
-          },
-          columns: { id: ID_PARAM, dedupeKey: DEDUPE_KEY_PARAM, receivedAt: RECEIVED_AT_PARAM },
-          onFailure: () => {
-            appender = undefined;
-          },
-        });
   let closed = false;
   let statements: Record<StatementName, StatementSync> | undefined;
   const listStatements = new Map<string, StatementSync>();
@@ -267,46 +242,42 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (!closed) {
         closed = true;
         // Closing the last connection checkpoints the WAL into the database file.
-        return (appender?.stop() ?? Promise.resolve())
-          .then(() => stopCheckpointer(checkpointer))
-          .then(() => db.close());
+        return stopCheckpointer(checkpointer).then(() => db.close());
       }
       return Promise.resolve();
     },
 
     appendEvents(events, topic) {
       if (events.length === 0) return run('appendEvents', () => []);
-      if (appender !== undefined) {
-        if (closed) return Promise.reject(closedError());
-        let rows: Prepared[];
-        try {
-          rows = prepareRows(events);
-        } catch (error) {
-          return Promise.reject(mapError(error, 'appendEvents'));
-        }
-        return appender
-          .append(
-            rows.map((row) => row.params),
-            topic,
-          )
-          .then(
-            (appended) => appended.map((row, i) => appendResult(rows[i]!, row, topic)),
-            (error: unknown) => {
-              throw mapError(error, 'appendEvents');
-            },
-          );
-      }
       return write('appendEvents', () => {
+        const receivedAt = nowIso();
         const insertEvent = stmt('insertEvent');
         const insertOutbox = stmt('insertOutbox');
         const findByDedupeKey = stmt('findByDedupeKey');
-        return prepareRows(events).map((row): AppendResult => {
-          const inserted = insertEvent.run(...row.params);
+        return events.map((entry): AppendResult => {
+          const id = uuidv7();
+          const dedupeKey = entry.dedupeKey ?? dedupeKeyOf(entry.event);
+          const params = eventParams(id, dedupeKey, receivedAt, entry);
+          const inserted = insertEvent.run(...params);
           if (inserted.changes === 0) {
-            return appendResult(row, text(findByDedupeKey.get(row.dedupeKey), 'id'), topic);
+            const existing = findByDedupeKey.get(dedupeKey);
+            return { id: text(existing, 'id'), duplicate: true };
           }
-          const outboxSeq = Number(insertOutbox.run(row.id, topic, row.receivedAt).lastInsertRowid);
-          return appendResult(row, [Number(inserted.lastInsertRowid), outboxSeq], topic);
+          const outboxSeq = Number(insertOutbox.run(id, topic, receivedAt).lastInsertRowid);
+          const event: StoredEvent = {
+            id,
+            seq: Number(inserted.lastInsertRowid),
+            dedupeKey,
+            receiver: entry.receiver,
+            receivedAt,
+            event: entry.event,
+          };
+          const body = params[BODY_PARAM] as string;
+          return {
+            id,
+            duplicate: false,
+            outbox: { seq: outboxSeq, eventId: id, topic, attempts: 0, event, body },
+          };
         });
       });
     },
@@ -355,12 +326,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     markOutboxPublished(seqs) {
       if (seqs.length === 0) return run('markOutboxPublished', () => undefined);
-      if (appender !== undefined) {
-        if (closed) return Promise.reject(closedError());
-        return appender.markPublished(consecutiveRuns(seqs), nowIso()).catch((error: unknown) => {
-          throw mapError(error, 'markOutboxPublished');
-        });
-      }
       return write('markOutboxPublished', () => {
         const at = nowIso();
         const update = stmt('markPublished');
@@ -555,18 +520,6 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   };
 }
 
-/** The settings every connection to the file gets (the main one and the append thread's). */
-function connectionSetup(durability: StoreDurability, busyTimeoutMs: number): string[] {
-  return [
-    `PRAGMA busy_timeout = ${String(Math.max(0, Math.trunc(busyTimeoutMs)))}`,
-    `PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`,
-    'PRAGMA foreign_keys = ON',
-    // The checkpointer thread checkpoints; no commit does.
-    'PRAGMA wal_autocheckpoint = 0',
-    ...TUNING,
-  ];
-}
-
 function openDatabase(path: string, durability: StoreDurability, busyTimeoutMs: number): DatabaseSync {
   const inMemory = path === ':memory:';
   let db: DatabaseSync;
@@ -589,7 +542,9 @@ function openDatabase(path: string, durability: StoreDurability, busyTimeoutMs: 
         `sqlite store '${path}' cannot use WAL journal mode (got '${String(mode)}'); put it on a local filesystem`,
       );
     }
-    for (const statement of connectionSetup(durability, busyTimeoutMs)) db.exec(statement);
+    db.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    for (const pragma of TUNING) db.exec(pragma);
     return db;
   } catch (error) {
     db.close();
@@ -659,49 +614,8 @@ function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {
   return Object.fromEntries(entries) as Record<StatementName, StatementSync>;
 }
 
-// Where `eventParams` puts what the append path reads back.
-const ID_PARAM = 0;
-const DEDUPE_KEY_PARAM = 1;
-const RECEIVED_AT_PARAM = 7;
+/** Where `eventParams` puts the body (the CloudEvent as JSON). */
 const BODY_PARAM = 10;
-
-/** One event ready to insert: its new id, dedupe key and statement parameters. */
-interface Prepared {
-  readonly entry: NewEvent;
-  readonly id: string;
-  readonly dedupeKey: string;
-  readonly receivedAt: string;
-  readonly params: SQLInputValue[];
-}
-
-function prepareRows(events: readonly NewEvent[]): Prepared[] {
-  const receivedAt = nowIso();
-  return events.map((entry) => {
-    const id = uuidv7();
-    const dedupeKey = entry.dedupeKey ?? dedupeKeyOf(entry.event);
-    return { entry, id, dedupeKey, receivedAt, params: eventParams(id, dedupeKey, receivedAt, entry) };
-  });
-}
-
-/** The result of one row: `appended` is [event seq, outbox seq], or the id of the event it duplicates. */
-function appendResult(row: Prepared, appended: AppendedRow, topic: string): AppendResult {
-  if (typeof appended === 'string') return { id: appended, duplicate: true };
-  const [seq, outboxSeq] = appended;
-  const event: StoredEvent = {
-    id: row.id,
-    seq,
-    dedupeKey: row.dedupeKey,
-    receiver: row.entry.receiver,
-    receivedAt: row.receivedAt,
-    event: row.entry.event,
-  };
-  const body = row.params[BODY_PARAM] as string;
-  return {
-    id: row.id,
-    duplicate: false,
-    outbox: { seq: outboxSeq, eventId: row.id, topic, attempts: 0, event, body },
-  };
-}
 
 /**
  * The seqs as [first, last] runs of consecutive numbers, in the order given; a run only ever
