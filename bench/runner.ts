@@ -57,10 +57,11 @@ import { Socket } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startApp, type App } from '../src/app.ts';
-import { loadConfig } from '../src/config/index.ts';
+import type * as AppModule from '../src/app.ts';
+import type { App } from '../src/app.ts';
+import type * as ConfigModule from '../src/config/index.ts';
+import type * as ObservabilityModule from '../src/observability/index.ts';
 import type { CloudEvent } from '../src/events/index.ts';
-import { createLogger } from '../src/observability/index.ts';
 import { parsePipeline, type LoadedPipeline } from '../src/pipelines/index.ts';
 import { checkPipelineExpression } from '../src/runs/index.ts';
 import type { JobRecord, NewEvent, NewJob, NewRun, RunPatch, StepRecord } from '../src/store/index.ts';
@@ -1039,6 +1040,35 @@ const PIPELINE_FILES = (fifo: string, steps: number): Record<string, string> => 
   'bench-steps.yaml': stepsPipelineYaml(steps),
 });
 
+/**
+ * The engine as `npm start` and the installed `junction` run it: the built JavaScript under dist/
+ * (`npm run bench` builds it first). From there the step launcher runs its built `.js` too, as it
+ * does for users, instead of loading Node's TypeScript stripper into the helper.
+ */
+async function builtEngine(): Promise<{
+  startApp: typeof AppModule.startApp;
+  loadConfig: typeof ConfigModule.loadConfig;
+  createLogger: typeof ObservabilityModule.createLogger;
+}> {
+  const dist = new URL('../dist/', import.meta.url);
+  try {
+    const app = (await import(new URL('app.js', dist).href)) as typeof AppModule;
+    const config = (await import(new URL('config/index.js', dist).href)) as typeof ConfigModule;
+    const observability = (await import(
+      new URL('observability/index.js', dist).href
+    )) as typeof ObservabilityModule;
+    return {
+      startApp: app.startApp,
+      loadConfig: config.loadConfig,
+      createLogger: observability.createLogger,
+    };
+  } catch (error) {
+    throw new BenchError(
+      `cannot load the built engine under dist/ (run \`npm run build\` first): ${errorText(error)}`,
+    );
+  }
+}
+
 async function startHarness(settings: RunnerSettings): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'junction-bench-runner-'));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
@@ -1065,6 +1095,7 @@ async function startHarness(settings: RunnerSettings): Promise<Harness> {
       const started = await probeStarting.catch(() => undefined);
       await started?.close();
     });
+    const { startApp, loadConfig, createLogger } = await builtEngine();
     const { config } = await loadConfig({
       cwd: dir,
       env: {},
