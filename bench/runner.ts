@@ -4,8 +4,8 @@
  * is printed next to a baseline measured in the same run, with the ratio and the target.
  *
  * 1. Start latency: N sequential events (default 500, after a warm-up) through Junction started
- *    in this process as `junction serve` would (the built `startApp` from dist/: SQLite in a temp dir, the embedded bus,
- *    the default workers, log level info written to a file). The time runs from the moment the
+ *    in this process as `junction serve` would (the built `startApp` from dist/: SQLite in a temp
+ *    dir, the embedded bus, the default workers, log level info written to a file). The time runs from the moment the
  *    sender receives the 202 to the moment the step's first command runs. Baseline: a bare
  *    `child_process.spawn('/bin/sh', ['-c', <the same script>])` from this process.
  * 2. Steps: one job of 100 `run: "true"` steps, from the 202 to the run's end, against 100 spawns
