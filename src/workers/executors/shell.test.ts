@@ -185,7 +185,7 @@ for (const mode of MODES) {
 
       test('delivers lines while the step runs, not at the end', TIMEOUT, async () => {
         // The script only finishes after the test has seen its first line and created the file.
-        const go = join(dir, 'go-streaming');
+        const go = join(dir, `${mode}-go-streaming`);
         const seen: string[] = [];
         const { result } = await run(`echo ready; while [ ! -e '${go}' ]; do sleep 0.02; done; echo done`, {
           timeoutMs: 10_000,
@@ -227,7 +227,7 @@ for (const mode of MODES) {
 
       test('cuts long lines before a character, never inside one', TIMEOUT, async () => {
         const text = 'é€'.repeat(50) + '😀'.repeat(20);
-        const file = join(dir, 'multibyte.txt');
+        const file = join(dir, `${mode}-multibyte.txt`);
         writeFileSync(file, `${text}\n`);
         const { stdout } = await run(`cat '${file}'`, { maxLineBytes: 16 });
         assert.ok(stdout.length > 1);
@@ -281,7 +281,7 @@ for (const mode of MODES) {
       });
 
       test('a file as working directory is STEP_SPAWN_FAILED', TIMEOUT, async () => {
-        const file = join(dir, 'plain-file');
+        const file = join(dir, `${mode}-plain-file`);
         writeFileSync(file, '');
         await rejectsWith(
           runStep({ script: 'echo hi', cwd: file, env: BASE_ENV, onLine: () => {} }),
@@ -412,7 +412,7 @@ for (const mode of MODES) {
       });
 
       test('an already aborted signal starts nothing', TIMEOUT, async () => {
-        const marker = join(dir, 'must-not-exist');
+        const marker = join(dir, `${mode}-must-not-exist`);
         const { result, lines } = await run(`touch '${marker}'`, { signal: AbortSignal.abort() });
         assert.deepEqual(result, {
           outcome: 'cancelled',
@@ -462,7 +462,8 @@ for (const mode of MODES) {
           `a background child ignoring SIGTERM is killed after the grace (holds pipes: ${holdsPipes})`,
           TIMEOUT,
           async () => {
-            const ready = join(dir, `ignoring-ready-${holdsPipes}`);
+            // One name per mode: a file left by the other mode would end the wait before the trap is set.
+            const ready = join(dir, `ignoring-ready-${mode}-${holdsPipes}`);
             const redirect = holdsPipes ? '' : '>/dev/null 2>&1';
             // The child reports ready only once its trap is set, so SIGTERM cannot come before it.
             const { result, stdout, elapsedMs } = await run(
@@ -509,7 +510,7 @@ for (const mode of MODES) {
         '50 MB of output with a 1 MB cap: one marker, bounded delivery, step completes',
         TIMEOUT,
         async () => {
-          const finished = join(dir, 'finished-after-flood');
+          const finished = join(dir, `${mode}-finished-after-flood`);
           let delivered = 0;
           let markers = 0;
           let after = 0;
