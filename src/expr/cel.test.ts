@@ -75,6 +75,20 @@ describe('CEL evaluation over JSON data', { timeout: 30_000 }, () => {
     assert.equal(run('"constructor" in event'), false);
   });
 
+  test('a payload key named constructor is data like any other key', () => {
+    for (const value of [null, 5, 'x', { name: 'n' }]) {
+      const compiled = compileExpression('event.data.constructor', VARIABLES);
+      const context = { event: { data: { constructor: value, other: 1 } } };
+      assert.deepEqual(compiled.evaluate(context), value);
+      assert.equal(compileExpression('event.data.other', VARIABLES).evaluate(context), 1);
+      assert.equal(compileExpression('"constructor" in event.data', VARIABLES).evaluate(context), true);
+      assert.throws(
+        () => compileExpression('event.data.name', VARIABLES).evaluate(context),
+        (e: unknown) => isJunctionError(e, 'EXPR_EVAL_FAILED'),
+      );
+    }
+  });
+
   test('frozen data is converted once and reused; unfrozen data is read afresh', () => {
     const compiled = compileExpression('event.data.n', VARIABLES);
     const mutable = { data: { n: 1 } };

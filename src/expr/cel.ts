@@ -435,6 +435,15 @@ export function toCel(value: unknown, depth: number): unknown {
       if (inner !== undefined) map.set(toCel(key, depth + 1), inner);
     }
     converted = map;
+  } else if (Object.hasOwn(value, 'constructor')) {
+    // The library tells maps from other objects by `.constructor`; an own `constructor` key
+    // (`{"constructor": null}` in a payload) would shadow it, so such an object becomes a Map.
+    const map = new Map<string, unknown>();
+    for (const key of Object.keys(value)) {
+      const inner = toCel((value as Record<string, unknown>)[key], depth + 1);
+      if (inner !== undefined) map.set(key, inner);
+    }
+    converted = map;
   } else {
     const object = Object.create(null) as Record<string, unknown>;
     for (const key of Object.keys(value)) {
