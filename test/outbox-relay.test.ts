@@ -42,6 +42,25 @@ async function collect(bus: Bus, group: string): Promise<{ ids: string[]; types:
   return seen;
 }
 
+/** `real`, except that its first `failures` publishes fail as an unreachable bus would. */
+function flakyBus(real: Bus, failures: number): Bus {
+  let failuresLeft = failures;
+  return {
+    kind: 'flaky',
+    capabilities: real.capabilities,
+    publish: async (topic, message) => {
+      if (failuresLeft > 0) {
+        failuresLeft -= 1;
+        throw new JunctionError('BUS_UNAVAILABLE', 'injected failure');
+      }
+      return real.publish(topic, message);
+    },
+    subscribe: (...args) => real.subscribe(...args),
+    ping: () => real.ping(),
+    close: () => real.close(),
+  };
+}
+
 describe('outbox relay', { timeout: 60_000 }, () => {
   test('events posted to the server reach a bus subscriber', async () => {
     const t = await startTestApp();
@@ -90,21 +109,7 @@ describe('outbox relay', { timeout: 60_000 }, () => {
     const dir = tempDir();
     const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
     const real = createEmbeddedBus();
-    let failuresLeft = 3;
-    const flaky: Bus = {
-      kind: 'flaky',
-      capabilities: real.capabilities,
-      publish: async (topic, message) => {
-        if (failuresLeft > 0) {
-          failuresLeft -= 1;
-          throw new JunctionError('BUS_UNAVAILABLE', 'injected failure');
-        }
-        return real.publish(topic, message);
-      },
-      subscribe: (...args) => real.subscribe(...args),
-      ping: () => real.ping(),
-      close: () => real.close(),
-    };
+    const flaky = flakyBus(real, 3);
     try {
       const ids = await backlog(store, 10);
       const seen = await collect(real, 'flaky');
@@ -177,22 +182,8 @@ describe('outbox relay', { timeout: 60_000 }, () => {
     const dir = tempDir();
     const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
     const real = createEmbeddedBus();
-    let failuresLeft = 2;
+    const flaky = flakyBus(real, 2);
     let relay: OutboxRelay | undefined;
-    const flaky: Bus = {
-      kind: 'flaky',
-      capabilities: real.capabilities,
-      publish: async (topic, message) => {
-        if (failuresLeft > 0) {
-          failuresLeft -= 1;
-          throw new JunctionError('BUS_UNAVAILABLE', 'injected failure');
-        }
-        return real.publish(topic, message);
-      },
-      subscribe: (...args) => real.subscribe(...args),
-      ping: () => real.ping(),
-      close: () => real.close(),
-    };
     try {
       const seen = await collect(real, 'handover-flaky');
       relay = createOutboxRelay({ store, bus: flaky, logger, maxBackoffMs: 50, pollMs: 60_000 });

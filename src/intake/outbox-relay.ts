@@ -11,8 +11,9 @@
  * relay knows it has read everything older from the store, it publishes those from memory instead
  * of reading them back, and marks them published in the same way. The store is read again after
  * any failure, after a restart, when the entries in memory run past `maxFresh`, and at least every
- * `pollMs`, so nothing committed elsewhere waits longer than that. A failed publish is recorded on the entry and retried with
- * exponential backoff (capped); later entries wait, keeping publish order. An entry that fails
+ * `pollMs`, so nothing committed elsewhere waits longer than that. A failed publish is recorded on
+ * the entry and retried with exponential backoff (capped); later entries wait, keeping publish
+ * order. An entry that fails
  * `maxAttempts` times in a row while the bus answers pings is given up on: it becomes an `outbox`
  * dead letter (`BUS_PUBLISH_FAILED`, with the last error, the attempts, the topic and the stored
  * event as payload) in the same transaction that takes it out of the pending entries, and later
@@ -266,21 +267,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (running) return;
       running = true;
       stopping = false;
+      caughtUp = false;
+      fresh = [];
       loop = run();
     },
     notify(entries) {
-      if (entries === undefined) {
-        // Something was committed that is not handed over: read the store next.
+      if (entries !== undefined && running && fresh.length + entries.length <= maxFresh) {
+        fresh.push(...entries);
+      } else {
+        // Not handed over, or not to be held: the store has them, and the next round reads it.
         caughtUp = false;
         fresh = [];
-      } else if (entries.length > 0) {
-        if (!running || fresh.length + entries.length > maxFresh) {
-          // The store holds them; the next round reads it.
-          caughtUp = false;
-          fresh = [];
-        } else {
-          fresh.push(...entries);
-        }
       }
       if (wake !== undefined) wake();
       else woken = true;

@@ -2,12 +2,13 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJunctionError } from '../../errors/index.ts';
 import { createStepLauncher, LAUNCHER_SCRIPT, type LaunchedProcess, type StepLauncher } from './launcher.ts';
 import { runShellStep } from './shell.ts';
+import { groupMembers, isRunning, waitUntil } from '../../../test/helpers/processes.ts';
 
 const TIMEOUT = { timeout: 30_000 };
 const ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
@@ -19,44 +20,6 @@ before(() => {
 after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Whether the process runs; a zombie counts as gone. */
-function isRunning(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOENT');
-    return false;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-}
-
-/** Pids of running (not zombie) processes in the process group. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
-  }
-  return members;
-}
-
-async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Everything the process prints and how it exits. */
 async function collect(launched: LaunchedProcess): Promise<{

@@ -1,14 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJunctionError } from '../../errors/index.ts';
@@ -21,6 +13,7 @@ import {
   type ShellResult,
   type ShellStepOptions,
 } from './shell.ts';
+import { groupMembers, isRunning, waitUntil } from '../../../test/helpers/processes.ts';
 
 const TIMEOUT = { timeout: 30_000 };
 const BASE_ENV = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
@@ -67,54 +60,6 @@ async function run(script: string, extra: Partial<ShellStepOptions> = {}): Promi
     stderr: lines.filter((l) => l.stream === 'stderr').map((l) => l.text),
     elapsedMs: performance.now() - started,
   };
-}
-
-/**
- * Whether the process runs. A zombie counts as gone: it holds no resources but its pid, and an
- * orphan stays one until the machine's init reaps it, which in containers can take a while.
- */
-function isRunning(pid: number): boolean {
-  const state = processState(pid);
-  return state !== undefined && state !== 'Z';
-}
-
-/** The state letter from /proc/<pid>/stat, undefined when there is no such process. */
-function processState(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOENT');
-    return undefined;
-  }
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-}
-
-/** Pids of running (not zombie) processes in the process group. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch (error) {
-      // The process exited while the list was read.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
-  }
-  return members;
-}
-
-async function waitUntil(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function assertGroupGone(pgid: number): Promise<void> {
