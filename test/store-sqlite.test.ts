@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -31,6 +31,16 @@ after(() => {
 
 function freshPath(name = 'junction.db'): string {
   return join(mkdtempSync(join(root, 'db-')), name);
+}
+
+/**
+ * Read without taking part: the WAL index (the -shm file, laid out in SQLite's "WAL-mode file
+ * format" document) holds the last committed frame (mxFrame, at byte 16 of its header) and how many
+ * frames checkpoints have copied into the database file (nBackfill, at byte 96), in native order.
+ */
+function walIndex(path: string): { lastFrame: number; backfilled: number } {
+  const shm = readFileSync(`${path}-shm`);
+  return { lastFrame: shm.readUInt32LE(16), backfilled: shm.readUInt32LE(96) };
 }
 
 function newEvents(count: number, fields: Partial<CloudEvent> = {}): NewEvent[] {
@@ -116,6 +126,56 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  void test('the checkpoint thread runs only while the store writes, and copies everything before it stops', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path, checkpointIdleMs: 300 });
+    try {
+      await store.migrate();
+      await store.getEvent('nothing-yet');
+      assert.equal(store.isCheckpointing(), false, 'no thread before the first write');
+
+      await store.appendEvents(newEvents(50), 'events');
+      assert.equal(store.isCheckpointing(), true, 'the first write starts it');
+      // Writes that keep coming keep it running past its idle time.
+      for (let round = 0; round < 6; round += 1) {
+        await new Promise((r) => setTimeout(r, 100));
+        await store.appendEvents(newEvents(10), 'events');
+      }
+      assert.equal(store.isCheckpointing(), true, 'still running while writes come');
+
+      const deadline = Date.now() + 10_000;
+      while (store.isCheckpointing()) {
+        if (Date.now() > deadline) assert.fail('the thread still runs 10 s after the last write');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Its last checkpoint copied every committed frame into the database file.
+      const wal = walIndex(path);
+      assert.ok(wal.lastFrame > 0, 'the writes went through the WAL');
+      assert.equal(wal.backfilled, wal.lastFrame, 'every frame copied');
+
+      await store.appendEvents(newEvents(1), 'events');
+      assert.equal(store.isCheckpointing(), true, 'the next write starts it again');
+      assert.equal((await store.listEvents({}, { limit: 200 })).items.length, 111);
+    } finally {
+      await store.close();
+    }
+    assert.equal(store.isCheckpointing(), false, 'close stops it');
+  });
+
+  void test('a store that closes right after its first write ends cleanly with the thread', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path });
+    await store.migrate();
+    await store.appendEvents(newEvents(5), 'events');
+    await store.close();
+    const reopened = createSqliteStore({ path });
+    try {
+      assert.equal((await reopened.listEvents({}, { limit: 10 })).items.length, 5);
+    } finally {
+      await reopened.close();
     }
   });
 

@@ -16,7 +16,6 @@
  *   was already revoked (the first revocation time is kept).
  */
 import { mkdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { uuidv7 } from '../../events/index.ts';
@@ -44,6 +43,7 @@ import { deploymentMethods } from './deployments.ts';
 import { deadLetterMethods, insertDeadLetter } from './dead-letters.ts';
 import { runStateMethods, toRun } from './run-state.ts';
 import { linkMethods } from './links.ts';
+import { createCheckpointer } from './checkpointer.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a private in-memory database (tests). */
@@ -53,6 +53,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Dead letters kept per kind before the oldest are dropped; default `DEAD_LETTER_CAP`. */
   readonly deadLetterCap?: number;
+  /** How long without a write before the WAL checkpoint thread stops (checkpointer.ts); default 30 s. */
+  readonly checkpointIdleMs?: number;
 }
 
 /** The connection settings in effect, read back from SQLite (for tests and diagnostics). */
@@ -70,6 +72,8 @@ export interface SqliteStore extends Store {
   /** The database file, or `:memory:`. */
   readonly path: string;
   settings(): Promise<SqliteSettings>;
+  /** Whether the WAL checkpoint thread runs now: from the first write until the store idles. */
+  isCheckpointing(): boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -146,7 +150,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const deadLetterCap = options.deadLetterCap ?? DEAD_LETTER_CAP;
   const db = openDatabase(path, durability, busyTimeoutMs);
-  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
+  const checkpointer =
+    path === ':memory:'
+      ? undefined
+      : createCheckpointer(db, path, {
+          ...(options.checkpointIdleMs === undefined ? {} : { idleMs: options.checkpointIdleMs }),
+        });
   let closed = false;
   let statements: Record<StatementName, StatementSync> | undefined;
   const listStatements = new Map<string, StatementSync>();
@@ -166,14 +175,24 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return run(operation, () => {
       db.exec('BEGIN IMMEDIATE');
       try {
+        const changesBefore = checkpointer === undefined ? 0 : totalChanges();
         const result = fn();
         db.exec('COMMIT');
+        if (checkpointer !== undefined && totalChanges() !== changesBefore) checkpointer.wrote();
         return result;
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');
         throw error;
       }
     });
+  }
+
+  // Rows changed by this connection since it opened. A write that changed none (a claim that found
+  // no job) leaves nothing in the WAL and must not start or keep the checkpoint thread.
+  let totalChangesStatement: StatementSync | undefined;
+  function totalChanges(): number {
+    totalChangesStatement ??= db.prepare('SELECT total_changes() AS n');
+    return Number(totalChangesStatement.get()?.['n'] ?? 0);
   }
 
   function stmt(name: StatementName): StatementSync {
@@ -226,6 +245,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         busyTimeoutMs: Number(pragma('busy_timeout')),
       })),
 
+    isCheckpointing: () => checkpointer?.isRunning() ?? false,
+
     migrate: () =>
       run('migrate', () => {
         applyMigrations(db);
@@ -242,7 +263,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (!closed) {
         closed = true;
         // Closing the last connection checkpoints the WAL into the database file.
-        return stopCheckpointer(checkpointer).then(() => db.close());
+        return (checkpointer?.close() ?? Promise.resolve()).then(() => db.close());
       }
       return Promise.resolve();
     },
@@ -550,63 +571,6 @@ function openDatabase(path: string, durability: StoreDurability, busyTimeoutMs: 
     db.close();
     throw mapError(error, 'open');
   }
-}
-
-/**
- * The WAL checkpointer, run in a worker thread with its own connection: it copies committed WAL
- * pages into the database file with `PRAGMA wal_checkpoint(PASSIVE)`, which never blocks writers
- * or readers, so checkpoints no longer run inside a commit on the event loop; once every frame is
- * copied, the next writer restarts the WAL from its beginning, so the file stays bounded. Plain
- * JavaScript evaluated in the worker, so the worker loads nothing but `node:sqlite`. On `'stop'` it
- * checkpoints once more and exits. Busy or locked ticks are retried at the next tick.
- */
-const CHECKPOINTER_SOURCE = `
-const { DatabaseSync } = require('node:sqlite');
-const { parentPort, workerData } = require('node:worker_threads');
-const db = new DatabaseSync(workerData.path);
-db.exec('PRAGMA busy_timeout = 1000');
-const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-const tick = () => { try { checkpoint.get(); } catch { /* retried at the next tick */ } };
-const timer = setInterval(tick, workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  tick();
-  db.close();
-  parentPort.close();
-});
-`;
-
-/**
- * Moves automatic checkpoints off the event loop: the connection stops checkpointing inside
- * commits, and a worker thread checkpoints every 100 ms instead.
- */
-function startCheckpointer(db: DatabaseSync, path: string): Worker {
-  db.exec('PRAGMA wal_autocheckpoint = 0');
-  const worker = new Worker(CHECKPOINTER_SOURCE, {
-    eval: true,
-    workerData: { path, intervalMs: 100 },
-    // A checkpointer needs next to no JavaScript heap.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
-  });
-  worker.unref();
-  return worker;
-}
-
-async function stopCheckpointer(worker: Worker | undefined): Promise<void> {
-  if (worker === undefined) return;
-  // Keep the process alive until the worker's last checkpoint is done (it was unref'd so an idle
-  // store never holds a process open).
-  worker.ref();
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  worker.postMessage('stop');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, 2000);
-  });
-  await Promise.race([exited, timeout]);
-  clearTimeout(timer);
-  await worker.terminate();
 }
 
 function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {

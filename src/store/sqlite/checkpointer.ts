@@ -1,0 +1,157 @@
+/**
+ * The WAL checkpointer of the embedded store: copies committed WAL pages into the database file
+ * off the event loop, and only while the store writes.
+ *
+ * Why: with SQLite's automatic checkpoints, the commit that crosses the threshold copies the WAL
+ * into the database file on the event loop, and every request waiting behind it waits for all of
+ * it. So the store's connection never checkpoints (`wal_autocheckpoint = 0`); a worker thread with
+ * its own connection runs `PRAGMA wal_checkpoint(PASSIVE)` every `intervalMs` instead, which never
+ * blocks writers or readers. Once every frame is copied, the next writer restarts the WAL from its
+ * beginning, so the file stays bounded.
+ *
+ * A worker thread is a JavaScript engine of its own and costs about 12 MB of resident memory, so
+ * it runs only while there is something to copy: the first committed write starts it, and after
+ * `idleMs` without a write it checkpoints once more and exits. A Junction that receives nothing
+ * holds no thread; the next write starts one again (about half a millisecond on the event loop).
+ *
+ * What callers may assume:
+ * - `wrote()` is cheap (a counter) unless it starts the thread.
+ * - If a thread cannot start or fails, the connection goes back to SQLite's automatic checkpoints
+ *   (every 1000 pages), so the WAL stays bounded whatever happens; it is never retried.
+ * - `close()` waits for every thread's last checkpoint (at most 2 s each, then ends it) and then
+ *   refuses to start another.
+ */
+import { Worker } from 'node:worker_threads';
+import type { DatabaseSync } from 'node:sqlite';
+
+/** Plain JavaScript evaluated in the worker, so that it loads nothing but `node:sqlite`. */
+const CHECKPOINTER_SOURCE = `
+const { DatabaseSync } = require('node:sqlite');
+const { parentPort, workerData } = require('node:worker_threads');
+const db = new DatabaseSync(workerData.path);
+db.exec('PRAGMA busy_timeout = 1000');
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const tick = () => { try { checkpoint.get(); } catch { /* retried at the next tick */ } };
+const timer = setInterval(tick, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  tick();
+  db.close();
+  parentPort.close();
+});
+`;
+
+/** SQLite's own default interval, for when no thread can checkpoint. */
+const AUTOCHECKPOINT_PAGES = 1000;
+const STOP_GRACE_MS = 2000;
+
+export interface CheckpointerOptions {
+  /** How often the thread checkpoints; default 100 ms. */
+  readonly intervalMs?: number;
+  /** How long without a write before the thread stops; default 30 s. */
+  readonly idleMs?: number;
+}
+
+export interface Checkpointer {
+  /** Called after each committed write. */
+  wrote(): void;
+  /** Whether a checkpoint thread runs now (diagnostics and tests). */
+  isRunning(): boolean;
+  close(): Promise<void>;
+}
+
+export function createCheckpointer(
+  db: DatabaseSync,
+  path: string,
+  options: CheckpointerOptions = {},
+): Checkpointer {
+  const intervalMs = options.intervalMs ?? 100;
+  const idleMs = options.idleMs ?? 30_000;
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  let current: Worker | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let writes = 0;
+  let writesAtLastLook = 0;
+  let isFallback = false;
+  let isClosed = false;
+  /** Threads told to stop whose last checkpoint may still run. */
+  const stopping = new Set<Promise<void>>();
+
+  function fallBack(): void {
+    if (isFallback) return;
+    isFallback = true;
+    stopIdleTimer();
+    current = undefined;
+    if (!isClosed && db.isOpen) db.exec(`PRAGMA wal_autocheckpoint = ${String(AUTOCHECKPOINT_PAGES)}`);
+  }
+
+  function stopIdleTimer(): void {
+    clearInterval(idleTimer);
+    idleTimer = undefined;
+  }
+
+  function start(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(CHECKPOINTER_SOURCE, {
+        eval: true,
+        workerData: { path, intervalMs },
+        // A checkpointer needs next to no JavaScript heap.
+        resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
+      });
+    } catch {
+      fallBack();
+      return;
+    }
+    // Never keep an idle process alive for it; close() refs it while it waits.
+    worker.unref();
+    worker.on('error', () => {
+      if (worker === current) fallBack();
+    });
+    current = worker;
+    writesAtLastLook = writes;
+    idleTimer = setInterval(() => {
+      if (writes !== writesAtLastLook) {
+        writesAtLastLook = writes;
+        return;
+      }
+      stopIdleTimer();
+      stop(worker);
+      current = undefined;
+    }, idleMs);
+    idleTimer.unref();
+  }
+
+  function stop(worker: Worker): void {
+    worker.ref();
+    const done = (async () => {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage('stop');
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, STOP_GRACE_MS);
+      });
+      await Promise.race([exited, grace]);
+      clearTimeout(timer);
+      await worker.terminate();
+    })();
+    stopping.add(done);
+    void done.finally(() => stopping.delete(done));
+  }
+
+  return {
+    wrote() {
+      writes += 1;
+      if (current === undefined && !isFallback && !isClosed) start();
+    },
+    isRunning: () => current !== undefined,
+    async close() {
+      isClosed = true;
+      stopIdleTimer();
+      if (current !== undefined) stop(current);
+      current = undefined;
+      await Promise.all([...stopping]);
+    },
+  };
+}
