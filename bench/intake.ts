@@ -181,6 +181,8 @@ export interface IntakeReport {
     readonly wrk: string;
     /** 1-minute load average just before the first server started. */
     readonly loadBefore: number;
+    /** NODE_OPTIONS as every server inherited it (engine flags change the numbers). */
+    readonly nodeOptions?: string;
   };
   readonly settings: {
     readonly durationSeconds: number;
@@ -484,6 +486,7 @@ export function formatIntakeReport(report: IntakeReport): string {
   return [
     `intake benchmark, ${report.date}`,
     `machine: ${machine.cpus} cpus (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, node ${machine.node}, ${machine.wrk}, load average ${machine.loadBefore.toFixed(2)} before the run`,
+    ...(machine.nodeOptions === undefined ? [] : [`NODE_OPTIONS for every server: ${machine.nodeOptions}`]),
     ...(warning === undefined ? [] : [warning]),
     `load: wrk ${settings.threads} thread${settings.threads === 1 ? '' : 's'}, ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s measured per target, ` +
       `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request`,
@@ -554,6 +557,7 @@ export async function runIntake(context: BenchContext): Promise<IntakeReport> {
       node: process.version,
       wrk: await wrkVersion(context.wrkBin),
       loadBefore,
+      ...(process.env['NODE_OPTIONS'] ? { nodeOptions: process.env['NODE_OPTIONS'] } : {}),
     },
     settings: {
       durationSeconds: options.durationSeconds,
