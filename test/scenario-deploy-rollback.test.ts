@@ -268,12 +268,30 @@ void test(
     const reactionMs = Date.parse(redeployJob.startedAt) - Date.parse(firing.receivedAt);
     assert.ok(reactionMs >= 0, `${redeployJob.startedAt} before ${firing.receivedAt}`);
 
-    // 9. Healthy again: the resolved alert arrives and starts no run.
+    // 9. Healthy again: the resolved alert arrives and starts no run. It passes two more scrape
+    // and notify cycles than the firing one; on a machine busy with the rest of the suite that
+    // took longer than 20 s once, so it gets 40 s, and a miss shows what both peers held.
     const resolved = await eventually(
       async () => (await events('alert.resolved'))[0],
-      20_000,
+      40_000,
       'alert.resolved',
-    ).catch(diagnose);
+    ).catch(async (error: unknown) => {
+      const peerView = async (url: string): Promise<string> =>
+        fetch(url).then(
+          async (response) => `${url}: ${await response.text()}`,
+          (failure: unknown) => `${url}: ${String(failure)}`,
+        );
+      const views = await Promise.all([
+        peerView(`${prom.url}/api/v1/alerts`),
+        peerView(
+          `${alertmanager.url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`,
+        ),
+        peerView(`${service.url}/metrics`),
+      ]);
+      return diagnose(
+        new Error(`${error instanceof Error ? error.message : String(error)}\n${views.join('\n')}`),
+      );
+    });
     assert.equal((resolved.event.data as { fingerprint?: string }).fingerprint, alert['fingerprint']);
     // No pipeline listens for alert.resolved, so it gets no decision: wait until the router has
     // passed it (its checkpoint), then count its runs.
