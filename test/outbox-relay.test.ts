@@ -14,6 +14,7 @@ import {
   decodeStoredEvent,
   encodeOutboxEntry,
   encodeStoredEvent,
+  SEQ_HEADER,
   type OutboxRelay,
 } from '../src/intake/index.ts';
 import { createLogger } from '../src/observability/index.ts';
@@ -35,6 +36,9 @@ async function collect(bus: Bus, group: string): Promise<{ ids: string[]; types:
   await bus.subscribe(EVENTS_TOPIC, group, (delivery) => {
     const stored = decodeStoredEvent(delivery.message.data);
     assert.equal(stored.id, delivery.message.id);
+    // The headers a consumer may route on without decoding the body agree with the body.
+    assert.equal(delivery.message.headers?.['ce-type'], stored.event.type);
+    assert.equal(delivery.message.headers?.[SEQ_HEADER], String(stored.seq));
     seen.ids.push(stored.id);
     seen.types.push(stored.event.type);
     return Promise.resolve(ack);

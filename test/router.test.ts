@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createEmbeddedBus, type Bus } from '../src/bus/index.ts';
 import { JunctionError } from '../src/errors/index.ts';
-import { EVENTS_TOPIC, encodeStoredEvent } from '../src/intake/index.ts';
+import { EVENTS_TOPIC, SEQ_HEADER, encodeStoredEvent } from '../src/intake/index.ts';
 import { createLogger } from '../src/observability/index.ts';
 import { parsePipeline } from '../src/pipelines/index.ts';
 import { createRouter, type Router } from '../src/runs/index.ts';
@@ -160,6 +160,42 @@ describe('router with SQLite and the embedded bus', { timeout: 30_000 }, () => {
     );
     const after = await storeAndPublish({ type: 'image.pushed' });
     await eventually(async () => ((await store.listDecisions(after.id)).length > 0 ? true : undefined));
+  });
+
+  test('an event no trigger listens for passes on its headers; otherwise the body decides', async () => {
+    const garbage = Buffer.from('not json');
+    const headers = (type: string, seq: string) => ({ 'ce-type': type, [SEQ_HEADER]: seq });
+    // Nobody listens for the type: passed without reading the body (which could not be read).
+    await bus.publish(EVENTS_TOPIC, {
+      id: 'h-nobody',
+      data: garbage,
+      headers: headers('nobody.listens', '7'),
+    });
+    // A trigger listens for the type: the body is read and this one is refused.
+    await bus.publish(EVENTS_TOPIC, {
+      id: 'h-listened',
+      data: garbage,
+      headers: headers('image.pushed', '8'),
+    });
+    // A seq that is not a plain positive number: the body is read.
+    await bus.publish(EVENTS_TOPIC, {
+      id: 'h-bad-seq',
+      data: garbage,
+      headers: headers('nobody.listens', '08'),
+    });
+    await bus.publish(EVENTS_TOPIC, {
+      id: 'h-no-seq',
+      data: garbage,
+      headers: { 'ce-type': 'nobody.listens' },
+    });
+    const marker = await storeAndPublish({ type: 'image.pushed' });
+    await eventually(async () => ((await store.listDecisions(marker.id)).length > 0 ? true : undefined));
+    const refused = log
+      .lines()
+      .filter((l) => l['code'] === 'BUS_MESSAGE_INVALID' && String(l['messageId']).startsWith('h-'))
+      .map((l) => l['messageId'])
+      .sort();
+    assert.deepEqual(refused, ['h-bad-seq', 'h-listened', 'h-no-seq']);
   });
 });
 

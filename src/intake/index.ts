@@ -4,6 +4,7 @@ export {
   createOutboxRelay,
   decodeStoredEvent,
   encodeOutboxEntry,
+  SEQ_HEADER,
   encodeStoredEvent,
 } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';

@@ -57,6 +57,13 @@ export interface OutboxRelay {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * The header that carries the stored event's `seq` beside `ce-type`, so that a consumer which
+ * only needs the type (the router, for an event no pipeline listens for) can skip decoding the
+ * body. The body stays the authority; a message without these headers is decoded.
+ */
+export const SEQ_HEADER = 'junction-seq';
+
 /** The bus message body of a stored event: the StoredEvent as JSON. */
 export function encodeStoredEvent(event: StoredEvent): Uint8Array {
   return Buffer.from(JSON.stringify(event), 'utf8');
@@ -160,7 +167,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** True when published; false when the entry was dead-lettered instead. */
   async function publish(entry: OutboxEntry): Promise<boolean> {
     const data = encodeOutboxEntry(entry);
-    const headers = { 'ce-type': entry.event.event.type, 'junction-receiver': entry.event.receiver };
+    const headers = {
+      'ce-type': entry.event.event.type,
+      'junction-receiver': entry.event.receiver,
+      [SEQ_HEADER]: String(entry.event.seq),
+    };
     try {
       await bus.publish(entry.topic, { id: entry.eventId, data, headers });
       return true;

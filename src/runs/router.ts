@@ -36,7 +36,7 @@ import {
 } from '../bus/index.ts';
 import type { StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError } from '../errors/index.ts';
-import { decodeStoredEvent, EVENTS_TOPIC } from '../intake/index.ts';
+import { decodeStoredEvent, EVENTS_TOPIC, SEQ_HEADER } from '../intake/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { NewDecision, NewRun, Store } from '../store/index.ts';
 import { decideEvent, runIdFor, type RoutablePipelines } from '../triggers/index.ts';
@@ -99,6 +99,22 @@ export function routingRecords(
     }
   }
   return { decisions, runs };
+}
+
+/**
+ * The seq of an event that no loaded trigger can match, read from the headers the outbox relay
+ * sets (`ce-type`, `junction-seq`) without decoding the body: most events on a busy bus are such
+ * events, and decoding one costs more than the rest of routing it. Undefined when the headers are
+ * missing or malformed (the body decides) or when some trigger listens for the type.
+ */
+function seqWithoutListeners(delivery: Delivery, routable: RoutablePipelines): number | undefined {
+  const headers = delivery.message.headers;
+  const type = headers?.['ce-type'];
+  const seqText = headers?.[SEQ_HEADER];
+  if (type === undefined || seqText === undefined || !/^[1-9][0-9]{0,15}$/.test(seqText)) return undefined;
+  const seq = Number(seqText);
+  if (!Number.isSafeInteger(seq)) return undefined;
+  return routable.index.candidates(type).length === 0 ? seq : undefined;
 }
 
 function decodeDelivery(delivery: Delivery): StoredEvent | undefined {
@@ -179,6 +195,11 @@ export function createRouter(options: RouterOptions): Router {
   }
 
   async function handle(delivery: Delivery): Promise<Outcome> {
+    const passing = seqWithoutListeners(delivery, getPipelines());
+    if (passing !== undefined) {
+      routed(passing);
+      return ack;
+    }
     const stored = decodeDelivery(delivery);
     if (stored === undefined) {
       logger.error(
