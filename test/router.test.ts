@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createEmbeddedBus, type Bus } from '../src/bus/index.ts';
 import { JunctionError } from '../src/errors/index.ts';
@@ -19,6 +18,7 @@ import { createRouter, type Router } from '../src/runs/index.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { compilePipelines, runIdFor, type RoutablePipelines } from '../src/triggers/index.ts';
 import { cloudEvent, eventually, startTestApp, tempDir, type TestApp } from './helpers/app.ts';
+import { logCapture } from './helpers/logs.ts';
 
 const PIPELINES = {
   ci: 'name: ci\non:\n  - event: git.push\n    branches: [main]\n  - event: git.tag\njobs:\n  a:\n    steps:\n      - run: echo ci\n',
@@ -36,21 +36,6 @@ function routable(...names: (keyof typeof PIPELINES)[]): RoutablePipelines {
   const compiled = compilePipelines(loaded);
   assert.deepEqual(compiled.problems, []);
   return compiled.routable;
-}
-
-function logCapture(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  const stream = new PassThrough();
-  let text = '';
-  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const logger = createLogger({ level: 'debug', format: 'json', destination: stream });
-  return {
-    logger,
-    lines: () =>
-      text
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
 }
 
 describe('router with SQLite and the embedded bus', { timeout: 30_000 }, () => {

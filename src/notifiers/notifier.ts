@@ -211,6 +211,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   async function handle(delivery: Delivery): Promise<Outcome> {
+    // The relay's `ce-type` header names the type: anything but a run's status needs no decoding.
+    const headerType = delivery.message.headers?.['ce-type'];
+    if (headerType !== undefined && !Object.hasOwn(RUN_STATES, headerType)) return ack;
     let stored: StoredEvent;
     try {
       stored = decodeStoredEvent(delivery.message.data);
@@ -222,7 +225,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       return reject('not a stored event');
     }
     const type = typeof stored?.event?.type === 'string' ? stored.event.type : '';
-    const state = RUN_STATES[type];
+    const state = Object.hasOwn(RUN_STATES, type) ? RUN_STATES[type] : undefined;
     if (state === undefined) return ack;
     const data = stored.event.data as Record<string, unknown> | null | undefined;
     if (typeof data?.['runId'] !== 'string' || typeof data['pipeline'] !== 'string') return ack;
