@@ -174,16 +174,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function write<T>(operation: string, fn: () => T): Promise<T> {
     return run(operation, () => {
       db.exec('BEGIN IMMEDIATE');
+      let result: T;
+      let changesBefore = 0;
       try {
-        const changesBefore = checkpointer === undefined ? 0 : totalChanges();
-        const result = fn();
+        if (checkpointer !== undefined) changesBefore = totalChanges();
+        result = fn();
         db.exec('COMMIT');
-        if (checkpointer !== undefined && totalChanges() !== changesBefore) checkpointer.wrote();
-        return result;
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');
         throw error;
       }
+      noteCommitted(changesBefore);
+      return result;
     });
   }
 
@@ -193,6 +195,18 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function totalChanges(): number {
     totalChangesStatement ??= db.prepare('SELECT total_changes() AS n');
     return Number(totalChangesStatement.get()?.['n'] ?? 0);
+  }
+
+  /** After a commit: wakes the checkpoint thread if rows changed. Never fails the committed write. */
+  function noteCommitted(changesBefore: number): void {
+    if (checkpointer === undefined) return;
+    let changed = true;
+    try {
+      changed = totalChanges() !== changesBefore;
+    } catch {
+      // Unknown: assume it changed, so the WAL is checkpointed.
+    }
+    if (changed) checkpointer.wrote();
   }
 
   function stmt(name: StatementName): StatementSync {
