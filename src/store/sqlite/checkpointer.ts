@@ -125,17 +125,21 @@ export function createCheckpointer(
 
   function stop(worker: Worker): void {
     worker.ref();
+    // Never rejects: a thread that cannot be stopped cleanly is ended, and nothing waits on it.
     const done = (async () => {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      worker.postMessage('stop');
       let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, STOP_GRACE_MS);
-      });
-      await Promise.race([exited, grace]);
-      clearTimeout(timer);
-      await worker.terminate();
-    })();
+      try {
+        worker.postMessage('stop');
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, STOP_GRACE_MS);
+        });
+        await Promise.race([exited, grace]);
+      } finally {
+        clearTimeout(timer);
+        await worker.terminate().catch(() => undefined);
+      }
+    })().catch(() => undefined);
     stopping.add(done);
     void done.finally(() => stopping.delete(done));
   }
