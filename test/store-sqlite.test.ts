@@ -23,6 +23,7 @@ import {
 } from '../src/store/sqlite/migrations.ts';
 import { runStoreContract } from './conformance/store.ts';
 import { consecutiveRuns } from '../src/store/sqlite/sqlite-store.ts';
+import { createCheckpointer } from '../src/store/sqlite/checkpointer.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'junction-store-sqlite-'));
 after(() => {
@@ -163,6 +164,31 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       await store.close();
     }
     assert.equal(store.isCheckpointing(), false, 'close stops it');
+  });
+
+  void test('a checkpoint thread that fails hands checkpoints back to SQLite for good', async () => {
+    const path = freshPath();
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL');
+    const autocheckpoint = (): unknown =>
+      db.prepare('PRAGMA wal_autocheckpoint').get()?.['wal_autocheckpoint'];
+    // The thread opens its own connection; one to a folder that does not exist fails at once.
+    const checkpointer = createCheckpointer(db, join(path, 'missing', 'junction.db'));
+    try {
+      assert.equal(autocheckpoint(), 0, 'the connection leaves checkpoints to the thread');
+      checkpointer.wrote();
+      const deadline = Date.now() + 10_000;
+      while (autocheckpoint() !== 1000) {
+        if (Date.now() > deadline) assert.fail('automatic checkpoints were not turned back on');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(checkpointer.isRunning(), false);
+      checkpointer.wrote();
+      assert.equal(checkpointer.isRunning(), false, 'no new thread after a failure');
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
   });
 
   void test('a store that closes right after its first write ends cleanly with the thread', async () => {
