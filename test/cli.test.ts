@@ -4,9 +4,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, tempDir } from './helpers/app.ts';
+import { cliPath, runCli, tempDir } from './helpers/app.ts';
 import { serve, type Served } from './helpers/serve.ts';
 import { openStore } from '../src/store/index.ts';
 
@@ -141,6 +142,79 @@ describe('junction CLI', { timeout: 120_000 }, () => {
       assert.equal(page.items.length, 5);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('junction serve and signals around start-up', { timeout: 120_000 }, () => {
+  function project(pipelines: number): ReturnType<typeof tempDir> {
+    const dir = tempDir();
+    writeFileSync(join(dir.path, 'junction.yaml'), 'dataDir: ./.junction\n');
+    mkdirSync(join(dir.path, 'pipelines'));
+    for (let i = 0; i < pipelines; i++) {
+      writeFileSync(
+        join(dir.path, 'pipelines', `p${i}.yaml`),
+        `name: p${i}\non:\n  - event: type.${i}\njobs:\n  a:\n    steps:\n      - run: echo ${i}\n`,
+      );
+    }
+    return dir;
+  }
+
+  test('SIGTERM the moment the server says it listens shuts it down cleanly', async () => {
+    const dir = project(0);
+    try {
+      const served = await serve(dir.path);
+      served.child.kill('SIGTERM');
+      assert.equal(await served.exited, 0, served.stderr());
+      assert.match(served.stderr(), /SIGTERM: shutting down/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('SIGTERM during start-up is kept until the server is up, then shuts it down', async () => {
+    // Enough pipelines that loading them takes a while after the store is open.
+    const dir = project(400);
+    try {
+      const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0'], {
+        cwd: dir.path,
+        env: { PATH: process.env['PATH'] ?? '', NO_COLOR: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<[number | null, string | null]>((resolve) =>
+        child.on('exit', (code, signal) => resolve([code, signal])),
+      );
+      // The signal handlers are in place before the store opens: wait until the process holds the
+      // database file open, and signal it before it says it listens.
+      const database = join(dir.path, '.junction', 'junction.db');
+      const holdsDatabase = (): boolean => {
+        try {
+          return readdirSync(`/proc/${child.pid}/fd`).some((fd) => {
+            try {
+              return readlinkSync(`/proc/${child.pid}/fd/${fd}`) === database;
+            } catch {
+              return false;
+            }
+          });
+        } catch {
+          return false;
+        }
+      };
+      const deadline = Date.now() + 30_000;
+      while (!holdsDatabase()) {
+        if (Date.now() > deadline) assert.fail(`serve never opened its database: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      assert.doesNotMatch(stderr, /listening/, 'signalled before it listens');
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, [0, null], stderr);
+      assert.match(stderr, /SIGTERM during start-up: shutting down once started/);
+      assert.match(stderr, /junction listening on/);
+      assert.match(stderr, /SIGTERM: shutting down/);
+    } finally {
+      dir.remove();
     }
   });
 });

@@ -118,21 +118,16 @@ program
     const cfg = await config(Object.keys(server).length > 0 ? { server } : undefined);
     // Loaded here, so client commands start without the server's modules.
     const { startApp } = await import('../app.ts');
-    const app = await startApp(cfg);
-    process.stderr.write(
-      `junction listening on ${app.url} (store ${app.store.kind}, bus ${app.bus.kind}, data ${cfg.dataDir})\n`,
-    );
+    // The handlers come first: a supervisor may send SIGTERM the moment it sees the "listening"
+    // line (or during start-up), and Node's default for a signal without a handler is to die.
+    type App = Awaited<ReturnType<typeof startApp>>;
+    const state: { app?: App; pending?: NodeJS.Signals } = {};
     let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
-        process.stderr.write(`${signal} again: exiting without finishing the shutdown\n`);
-        process.exit(130);
-      }
+    const shutDown = (signal: NodeJS.Signals, running: App): void => {
       process.stderr.write(
         `${signal}: shutting down (finishing requests, publishing the outbox); send again to exit at once\n`,
       );
-      app.stop().then(
+      running.stop().then(
         () => process.exit(EXIT.ok),
         (error: unknown) => {
           process.stderr.write(`shutdown failed: ${errorMessage(error)}\n`);
@@ -140,8 +135,29 @@ program
         },
       );
     };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        process.stderr.write(`${signal} again: exiting without finishing the shutdown\n`);
+        process.exit(130);
+      }
+      if (state.app === undefined) {
+        state.pending = signal;
+        process.stderr.write(
+          `${signal} during start-up: shutting down once started; send again to exit at once\n`,
+        );
+        return;
+      }
+      shutDown(signal, state.app);
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    const app = await startApp(cfg);
+    state.app = app;
+    process.stderr.write(
+      `junction listening on ${app.url} (store ${app.store.kind}, bus ${app.bus.kind}, data ${cfg.dataDir})\n`,
+    );
+    if (state.pending !== undefined) shutDown(state.pending, app);
   });
 
 clientOptions(
