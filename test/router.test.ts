@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createEmbeddedBus, type Bus } from '../src/bus/index.ts';
 import { JunctionError } from '../src/errors/index.ts';
-import { EVENTS_TOPIC, SEQ_HEADER, encodeStoredEvent } from '../src/intake/index.ts';
+import { EVENTS_TOPIC, SEQ_HEADER, TYPE_HEADER, encodeStoredEvent } from '../src/intake/index.ts';
 import { createLogger } from '../src/observability/index.ts';
 import { parsePipeline } from '../src/pipelines/index.ts';
 import { createRouter, type Router } from '../src/runs/index.ts';
@@ -148,31 +148,16 @@ describe('router with SQLite and the embedded bus', { timeout: 30_000 }, () => {
   });
 
   test('an event no trigger listens for passes on its headers; otherwise the body decides', async () => {
-    const garbage = Buffer.from('not json');
-    const headers = (type: string, seq: string) => ({ 'ce-type': type, [SEQ_HEADER]: seq });
-    // Nobody listens for the type: passed without reading the body (which could not be read).
-    await bus.publish(EVENTS_TOPIC, {
-      id: 'h-nobody',
-      data: garbage,
-      headers: headers('nobody.listens', '7'),
-    });
+    // Bodies that cannot be decoded: only the headers can let a message pass.
+    const publishGarbage = (id: string, headers: Record<string, string>) =>
+      bus.publish(EVENTS_TOPIC, { id, data: Buffer.from('not json'), headers });
+    // Nobody listens for the type: passed without reading the body.
+    await publishGarbage('h-nobody', { [TYPE_HEADER]: 'nobody.listens', [SEQ_HEADER]: '7' });
     // A trigger listens for the type: the body is read and this one is refused.
-    await bus.publish(EVENTS_TOPIC, {
-      id: 'h-listened',
-      data: garbage,
-      headers: headers('image.pushed', '8'),
-    });
-    // A seq that is not a plain positive number: the body is read.
-    await bus.publish(EVENTS_TOPIC, {
-      id: 'h-bad-seq',
-      data: garbage,
-      headers: headers('nobody.listens', '08'),
-    });
-    await bus.publish(EVENTS_TOPIC, {
-      id: 'h-no-seq',
-      data: garbage,
-      headers: { 'ce-type': 'nobody.listens' },
-    });
+    await publishGarbage('h-listened', { [TYPE_HEADER]: 'image.pushed', [SEQ_HEADER]: '8' });
+    // A seq that is not a plain positive number, or none: the body is read.
+    await publishGarbage('h-bad-seq', { [TYPE_HEADER]: 'nobody.listens', [SEQ_HEADER]: '08' });
+    await publishGarbage('h-no-seq', { [TYPE_HEADER]: 'nobody.listens' });
     const marker = await storeAndPublish({ type: 'image.pushed' });
     await eventually(async () => ((await store.listDecisions(marker.id)).length > 0 ? true : undefined));
     const refused = log

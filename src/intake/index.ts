@@ -5,6 +5,7 @@ export {
   decodeStoredEvent,
   encodeOutboxEntry,
   SEQ_HEADER,
+  TYPE_HEADER,
   encodeStoredEvent,
 } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';

@@ -58,10 +58,12 @@ export interface OutboxRelay {
 }
 
 /**
- * The header that carries the stored event's `seq` beside `ce-type`, so that a consumer which
- * only needs the type (the router, for an event no pipeline listens for) can skip decoding the
- * body. The body stays the authority; a message without these headers is decoded.
+ * Headers of a stored event's bus message that repeat its type and its `seq`, so that a consumer
+ * which only needs those (the router, for an event no pipeline listens for; notifiers, for
+ * anything but a run status) can skip decoding the body. The body stays the authority; a message
+ * without these headers is decoded.
  */
+export const TYPE_HEADER = 'ce-type';
 export const SEQ_HEADER = 'junction-seq';
 
 /** The bus message body of a stored event: the StoredEvent as JSON. */
@@ -168,7 +170,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function publish(entry: OutboxEntry): Promise<boolean> {
     const data = encodeOutboxEntry(entry);
     const headers = {
-      'ce-type': entry.event.event.type,
+      [TYPE_HEADER]: entry.event.event.type,
       'junction-receiver': entry.event.receiver,
       [SEQ_HEADER]: String(entry.event.seq),
     };

@@ -35,7 +35,7 @@ import {
 } from '../bus/index.ts';
 import type { StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError } from '../errors/index.ts';
-import { decodeStoredEvent, EVENTS_TOPIC } from '../intake/index.ts';
+import { decodeStoredEvent, EVENTS_TOPIC, TYPE_HEADER } from '../intake/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { createMasker } from '../security/index.ts';
 import type { Store } from '../store/index.ts';
@@ -211,8 +211,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   async function handle(delivery: Delivery): Promise<Outcome> {
-    // The relay's `ce-type` header names the type: anything but a run's status needs no decoding.
-    const headerType = delivery.message.headers?.['ce-type'];
+    // The relay's type header names the type: anything but a run's status needs no decoding.
+    const headerType = delivery.message.headers?.[TYPE_HEADER];
     if (headerType !== undefined && !Object.hasOwn(RUN_STATES, headerType)) return ack;
     let stored: StoredEvent;
     try {

@@ -36,7 +36,7 @@ import {
 } from '../bus/index.ts';
 import type { StoredEvent } from '../events/index.ts';
 import { errorMessage, isJunctionError } from '../errors/index.ts';
-import { decodeStoredEvent, EVENTS_TOPIC, SEQ_HEADER } from '../intake/index.ts';
+import { decodeStoredEvent, EVENTS_TOPIC, SEQ_HEADER, TYPE_HEADER } from '../intake/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { NewDecision, NewRun, Store } from '../store/index.ts';
 import { decideEvent, runIdFor, type RoutablePipelines } from '../triggers/index.ts';
@@ -109,7 +109,7 @@ export function routingRecords(
  */
 function seqWithoutListeners(delivery: Delivery, routable: RoutablePipelines): number | undefined {
   const headers = delivery.message.headers;
-  const type = headers?.['ce-type'];
+  const type = headers?.[TYPE_HEADER];
   const seqText = headers?.[SEQ_HEADER];
   if (type === undefined || seqText === undefined || !/^[1-9][0-9]{0,15}$/.test(seqText)) return undefined;
   const seq = Number(seqText);
