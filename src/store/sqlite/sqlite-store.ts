@@ -175,38 +175,43 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return run(operation, () => {
       db.exec('BEGIN IMMEDIATE');
       let result: T;
-      let changesBefore = 0;
       try {
-        if (checkpointer !== undefined) changesBefore = totalChanges();
+        if (checkpointer !== undefined) changesSeen ??= totalChanges();
         result = fn();
         db.exec('COMMIT');
       } catch (error) {
         if (db.isTransaction) db.exec('ROLLBACK');
+        // A rolled-back statement still counts in total_changes(): start over from the next write.
+        changesSeen = undefined;
         throw error;
       }
-      noteCommitted(changesBefore);
+      noteCommitted();
       return result;
     });
   }
 
-  // Rows changed by this connection since it opened. A write that changed none (a claim that found
-  // no job) leaves nothing in the WAL and must not start or keep the checkpoint thread.
+  // Rows changed by this connection since it opened (total_changes()), as of the last commit. A
+  // write that changed none (a claim that found no job) leaves nothing in the WAL and must not
+  // start or keep the checkpoint thread. Read once per commit; the first write reads it before too.
   let totalChangesStatement: StatementSync | undefined;
+  let changesSeen: number | undefined;
   function totalChanges(): number {
     totalChangesStatement ??= db.prepare('SELECT total_changes() AS n');
     return Number(totalChangesStatement.get()?.['n'] ?? 0);
   }
 
   /** After a commit: wakes the checkpoint thread if rows changed. Never fails the committed write. */
-  function noteCommitted(changesBefore: number): void {
+  function noteCommitted(): void {
     if (checkpointer === undefined) return;
-    let changed = true;
+    let now: number | undefined;
     try {
-      changed = totalChanges() !== changesBefore;
+      now = totalChanges();
     } catch {
       // Unknown: assume it changed, so the WAL is checkpointed.
     }
-    if (changed) checkpointer.wrote();
+    if (now !== undefined && now === changesSeen) return;
+    changesSeen = now;
+    checkpointer.wrote();
   }
 
   function stmt(name: StatementName): StatementSync {
