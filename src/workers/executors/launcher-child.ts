@@ -15,7 +15,11 @@
  * - `drop` stops relaying the output of a process, whose pipes are still read (so it never blocks
  *   on a full pipe); `end` and `close` still come. `release` closes its pipes and forgets it.
  * - It never signals a step: timeouts, cancellation and leftovers are the parent's, by process
- *   group. When the IPC channel closes (Junction exited or was killed), it exits at once and
+ *   group.
+ * - Before it answers `started`, it writes `<id> <pid>\n` to file descriptor 4 (a pipe from the
+ *   parent), synchronously. That pipe is not the IPC channel: a message waiting in the channel's
+ *   queue dies with this process, a line written to the pipe does not, so the parent learns every
+ *   pid it started even if it never gets the answer. When the IPC channel closes (Junction exited or was killed), it exits at once and
  *   leaves the steps as Junction's own exit would.
  * - When the parent reads slower than steps print, it pauses reading the pipes until the channel
  *   has room again, so its memory stays bounded and the steps block on their pipes as they would.
@@ -25,6 +29,7 @@
  *   then sends its requests to a new launcher and closes this one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 type StreamName = 'stdout' | 'stderr';
@@ -37,6 +42,8 @@ interface Running {
   openStreams: number;
 }
 
+/** The pipe the parent reads the pids of started processes from (launcher.ts). */
+const PID_FD = 4;
 const running = new Map<number, Running>();
 const retireAfterGrowth = Number(process.argv[2] ?? Number.POSITIVE_INFINITY);
 let readyRss = 0;
@@ -117,6 +124,11 @@ function start(id: number, command: string, args: string[], cwd: string, env: Re
     openStreams: 2,
   };
   running.set(id, entry);
+  try {
+    writeSync(PID_FD, `${id} ${child.pid}\n`);
+  } catch {
+    // No pid pipe (started by hand): the answer below is all there is.
+  }
   send({ t: 'started', id, pid: child.pid });
   for (const [stream, readable] of entry.streams) {
     readable.on('data', (chunk: Buffer) => {

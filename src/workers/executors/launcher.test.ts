@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJunctionError } from '../../errors/index.ts';
@@ -209,6 +209,99 @@ describe('step launcher: losing the helper', () => {
       assert.deepEqual(lines, ['again']);
       const second = launcher.pid();
       assert.ok(second !== undefined && second !== first);
+    } finally {
+      await launcher.close();
+    }
+  });
+
+  test(
+    'a step the launcher starts while it is being closed is stopped, not left running',
+    TIMEOUT,
+    async () => {
+      const launcher = createStepLauncher();
+      const pidFile = join(dir, 'closing.pid');
+      try {
+        await launcher.start();
+        const step = launcher.spawn({
+          command: '/bin/sh',
+          args: ['-c', `echo $$ > ${pidFile}; exec sleep 30`],
+          cwd: dir,
+          env: ENV,
+        });
+        let caught: unknown;
+        const settled = step.then(
+          () => undefined,
+          (error: unknown) => (caught = error),
+        );
+        // The request is on its way; the launcher still starts the shell after its channel closes.
+        await new Promise((resolve) => setImmediate(resolve));
+        await launcher.close();
+        await settled;
+        assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
+        assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
+        await waitUntil(
+          'the shell wrote its pid',
+          () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n'),
+          5_000,
+        );
+        const shellPid = Number(readFileSync(pidFile, 'utf8').trim());
+        await waitUntil(
+          `process group ${shellPid} is gone`,
+          () => groupMembers(shellPid).length === 0,
+          5_000,
+        );
+      } finally {
+        await launcher.close();
+      }
+    },
+  );
+
+  test('a step whose start never reached us before the launcher died is stopped', TIMEOUT, async () => {
+    const launcher = createStepLauncher();
+    const pidFile = join(dir, 'unreported.pid');
+    const busyWait = (ms: number, done: () => boolean = () => false): void => {
+      const until = Date.now() + ms;
+      while (Date.now() < until && !done()) {
+        // This process reads nothing meanwhile, so the launcher's channel fills up.
+      }
+    };
+    try {
+      await launcher.start();
+      const helperPid = launcher.pid()!;
+      const flood = await launcher.spawn({
+        command: '/bin/sh',
+        args: ['-c', 'exec head -c 100000000 /dev/zero'],
+        cwd: dir,
+        env: ENV,
+      });
+      flood.stdout.resume();
+      flood.stderr.resume();
+      flood.watch({ onExit: () => undefined, onError: () => undefined });
+      busyWait(300);
+      const step = launcher.spawn({
+        command: '/bin/sh',
+        args: ['-c', `echo $$ > ${pidFile}; exec sleep 30`],
+        cwd: dir,
+        env: ENV,
+      });
+      let caught: unknown;
+      const settled = step.then(
+        () => undefined,
+        (error: unknown) => (caught = error),
+      );
+      // The request goes out from a microtask; the answer cannot get past the full channel.
+      await Promise.resolve();
+      await Promise.resolve();
+      busyWait(5_000, () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n'));
+      // The launcher writes the pid just after the shell starts; give it that moment.
+      busyWait(100);
+      process.kill(helperPid, 'SIGKILL');
+      await settled;
+      assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
+      assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
+      const shellPid = Number(readFileSync(pidFile, 'utf8').trim());
+      assert.ok(shellPid > 0);
+      await waitUntil(`process group ${shellPid} is gone`, () => groupMembers(shellPid).length === 0, 5_000);
     } finally {
       await launcher.close();
     }

@@ -19,6 +19,12 @@
  *   STEP_LAUNCHER_FAILED (or, when its shell had already exited, just closes its streams), and
  *   every spawn waiting for an answer rejects with it. The caller stops those process groups. The
  *   next `spawn` starts a new helper.
+ * - A process the helper started but whose answer never arrived (the helper died with the answer
+ *   still queued in its channel, or was closed while starting it) is stopped here: the helper
+ *   writes each pid to a pipe of its own before it answers, and once the helper is gone every pid
+ *   on that pipe whose answer was not taken gets SIGKILL on its process group. Only a helper
+ *   killed between starting a shell and writing its pid, a few microseconds, leaves that shell.
+ *   `close()` resolves after this.
  * - The helper exits by itself when this process exits or is killed (its IPC channel closes).
  *   It does not keep this process alive while it has nothing to do.
  * - `start()` starts the helper ahead of the first step and waits until it listens; `close()`
@@ -32,6 +38,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { channel } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +123,15 @@ interface Helper {
   /** Asked to be replaced: takes no new requests, closes once it has nothing to do. */
   isRetiring: boolean;
   isGone: boolean;
+  /**
+   * Pids the helper wrote to its pid pipe for requests whose `started` answer was not taken (yet):
+   * once it is gone, these are processes nobody supervises, and they are stopped.
+   */
+  readonly unclaimed: Map<number, number>;
+  /** Requests whose `started` answer was taken before their pid line arrived. */
+  readonly claimed: Set<number>;
+  /** Resolves once the pid pipe ended and the unclaimed processes were stopped. */
+  readonly reaped: Promise<void>;
 }
 
 interface Waiting {
@@ -144,7 +160,7 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
       env: {},
       serialization: 'advanced',
       // Its own messages go to Junction's stderr; it writes nothing else.
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc', 'pipe'],
     });
     let markReady!: () => void;
     let markFailed!: (error: Error) => void;
@@ -156,6 +172,8 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
     ready.catch(() => undefined);
     let markExited!: () => void;
     const exited = new Promise<void>((resolve) => (markExited = resolve));
+    let markReaped!: () => void;
+    const reaped = new Promise<void>((resolve) => (markReaped = resolve));
     const started: Helper = {
       child,
       ready,
@@ -165,7 +183,22 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
       isReady: false,
       isRetiring: false,
       isGone: false,
+      unclaimed: new Map(),
+      claimed: new Set(),
+      reaped,
     };
+    let pidsEnded = false;
+    readPids(started, () => {
+      pidsEnded = true;
+      reapWhenDone();
+    });
+    /** Once the helper is gone and its pid pipe has ended, nothing more can start or be claimed. */
+    const reapWhenDone = (): void => {
+      if (!started.isGone || !pidsEnded) return;
+      reap(started);
+      markReaped();
+    };
+    started.exited.then(reapWhenDone, () => undefined);
     const timer = setTimeout(() => {
       markFailed(launcherFailed(`the step launcher did not start within ${startTimeoutMs} ms`, child));
       child.kill('SIGKILL');
@@ -236,6 +269,51 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
     dead.processes.clear();
   }
 
+  /** Reads the helper's pid pipe (`<id> <pid>` lines) until it ends. */
+  function readPids(target: Helper, onEnd: () => void): void {
+    const pipe = target.child.stdio[4] as Socket | null | undefined;
+    if (pipe === null || pipe === undefined) {
+      onEnd();
+      return;
+    }
+    // The channel decides whether this process stays alive, never this pipe.
+    pipe.unref();
+    let partial = '';
+    pipe.setEncoding('latin1');
+    pipe.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const [id, pid] = line.split(' ').map(Number);
+        if (!Number.isSafeInteger(id) || !Number.isSafeInteger(pid) || pid! <= 0) continue;
+        if (!target.claimed.delete(id!)) target.unclaimed.set(id!, pid!);
+      }
+    });
+    pipe.once('error', () => undefined);
+    pipe.once('close', onEnd);
+  }
+
+  /**
+   * Stops the process groups the gone helper started but never reported, or reported after their
+   * request had failed (the helper was closed while starting it): nobody else knows them.
+   */
+  function reap(dead: Helper): void {
+    const pids = [...dead.unclaimed.values()];
+    dead.unclaimed.clear();
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    logger?.warn(
+      { code: 'STEP_LAUNCHER_FAILED', launcherPid: dead.child.pid, pids },
+      'step launcher: stopped step processes it started after their steps had failed',
+    );
+  }
+
   /** A new helper takes the next requests; the old one is closed once it has nothing to do. */
   function retire(old: Helper): void {
     if (old.isGone || old.isRetiring) return;
@@ -272,6 +350,7 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
         const code = String(message['code']);
         waiting.reject(Object.assign(new Error(`spawn ${waiting.request.command} ${code}`), { code }));
       } else {
+        if (!from.unclaimed.delete(id)) from.claimed.add(id);
         const launched = new Launched(id, message['pid'] as number, from);
         from.processes.set(id, launched);
         publish({ event: 'started', id });
@@ -434,6 +513,8 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
     const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
     await target.exited;
     clearTimeout(timer);
+    // A request it took before its channel closed may still have started a process.
+    await target.reaped;
   }
 
   function current(): Helper {
