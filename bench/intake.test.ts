@@ -11,6 +11,7 @@ import {
   evaluateTargets,
   findDatabase,
   formatIntakeReport,
+  median,
   sharedMachineWarning,
   type IntakeReport,
   type TargetResult,
@@ -131,6 +132,45 @@ void describe('intake benchmark', { timeout: 30_000 }, () => {
       evaluateTargets([target('bare', 20_000)]).map((c) => c.actual),
       ['no result', 'no result', 'no result'],
     );
+  });
+
+  void test('several rounds are checked on their medians, each ratio taken within its round', () => {
+    const round = (n: number, bare: number, normal: number, p99: number, idle: number): TargetResult[] => [
+      target('bare', bare, { round: n, label: `bare node http #${n}` }),
+      target('junction-normal', normal, {
+        round: n,
+        label: `junction normal #${n}`,
+        ratioVsBare: normal / bare,
+        idleRssBytes: idle,
+        measured: wrkResult(normal * 10, p99),
+      }),
+    ];
+    // The machine slows down in round 2; the ratio there is still 0.5.
+    const targets = [
+      ...round(1, 20_000, 9_000, 18, 110e6),
+      ...round(2, 10_000, 5_000, 30, 112e6),
+      ...round(3, 20_000, 11_000, 15, 130e6),
+    ];
+    const checks = evaluateTargets(targets);
+    assert.deepEqual(
+      checks.map((c) => c.pass),
+      [true, true, true],
+    );
+    assert.equal(checks[0]!.actual, '0.50× median of 3 rounds (0.45×, 0.50×, 0.55×)');
+    assert.equal(checks[1]!.actual, '18.0 ms median of 3 rounds (18.0 ms, 30.0 ms, 15.0 ms)');
+    assert.match(checks[2]!.actual, /^112\.0 MB median of 3 rounds/);
+    const text = formatIntakeReport({
+      ...report(targets),
+      settings: { ...report(targets).settings, rounds: 3 },
+    });
+    assert.match(text, /3 rounds of the three targets/);
+    assert.match(text, /^junction normal #2\s+5,000/m);
+  });
+
+  void test('median of odd, even and no values', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([]), undefined);
   });
 
   void test('a shared machine is called out; an idle one is not', () => {

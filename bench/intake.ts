@@ -80,6 +80,8 @@ export interface DurabilityCheck {
 export interface TargetResult {
   readonly name: TargetSpec['name'];
   readonly label: string;
+  /** Which round of the three targets this result is from (1-based; `--repeat`). */
+  readonly round?: number;
   readonly durability?: Durability;
   readonly error?: string;
   readonly wrkCommand?: string;
@@ -87,7 +89,7 @@ export interface TargetResult {
   readonly measured?: WrkResult;
   /** 2xx answers per second of the measured run. */
   readonly eventsPerSec?: number;
-  /** This target's events/s divided by the bare server's. */
+  /** This target's events/s divided by the bare server's in the same round. */
   readonly ratioVsBare?: number;
   /** CPU time during the measured run as a share of one core: the server, wrk, everything else. */
   readonly cpuPercent?: CpuShares;
@@ -185,6 +187,8 @@ export interface IntakeReport {
     readonly nodeOptions?: string;
   };
   readonly settings: {
+    /** Rounds of the three targets (`--repeat`); the checks take the median over them. */
+    readonly rounds?: number;
     readonly durationSeconds: number;
     readonly warmupSeconds: number;
     readonly connections: number;
@@ -270,9 +274,11 @@ function wrkRun(
   };
 }
 
-async function measureTarget(context: BenchContext, spec: TargetSpec): Promise<TargetResult> {
+async function measureTarget(context: BenchContext, spec: TargetSpec, round: number): Promise<TargetResult> {
   const { options } = context;
-  const say = (line: string): void => context.progress(`[intake] ${spec.label}: ${line}`);
+  const rounds = options.repeat ?? 1;
+  const label = rounds > 1 ? `${spec.label} #${round}` : spec.label;
+  const say = (line: string): void => context.progress(`[intake] ${label}: ${line}`);
   const dir = mkdtempSync(join(tmpdir(), `junction-bench-${spec.name}-`));
   const profileDir =
     options.cpuProf && spec.durability !== undefined
@@ -283,7 +289,8 @@ async function measureTarget(context: BenchContext, spec: TargetSpec): Promise<T
   let server: ServerProcess | undefined;
   let result: TargetResult = {
     name: spec.name,
-    label: spec.label,
+    label,
+    ...(rounds > 1 ? { round } : {}),
     ...(spec.durability === undefined ? {} : { durability: spec.durability }),
   };
   try {
@@ -381,41 +388,68 @@ async function measureTarget(context: BenchContext, spec: TargetSpec): Promise<T
   }
 }
 
+/**
+ * The targets, checked against junction normal. With several rounds (`--repeat`) each figure is
+ * the median over the rounds, and the ratio is taken within each round first, so a machine that
+ * runs faster or slower for a while moves both sides of a ratio alike.
+ */
 export function evaluateTargets(targets: readonly TargetResult[]): TargetCheck[] {
-  const bare = targets.find((t) => t.name === 'bare');
-  const normal = targets.find((t) => t.name === 'junction-normal');
-  const ratio = normal?.ratioVsBare;
-  const p99 = normal?.measured?.latency.p99Ms;
-  const idle = normal?.idleRssBytes;
+  const normals = targets.filter((t) => t.name === 'junction-normal');
+  const ratios = defined(normals.map((t) => t.ratioVsBare));
+  const ratio = median(ratios);
+  const p99s = defined(normals.map((t) => t.measured?.latency.p99Ms));
+  const p99 = median(p99s);
+  const idles = defined(normals.map((t) => t.idleRssBytes));
+  const idle = median(idles);
+  const ofRounds = (values: readonly number[], format: (value: number) => string): string =>
+    values.length > 1 ? ` median of ${values.length} rounds (${values.map(format).join(', ')})` : '';
+  let ratioActual = 'no result';
+  if (ratio !== undefined && ratios.length > 1) {
+    ratioActual = `${formatRatio(ratio)}${ofRounds(ratios, formatRatio)}`;
+  } else if (ratio !== undefined) {
+    const bare = targets.find((t) => t.name === 'bare');
+    ratioActual = `${formatRatio(ratio)} (${formatInt(normals[0]?.eventsPerSec)} vs ${formatInt(bare?.eventsPerSec)} events/s)`;
+  }
   return [
     {
       name: `junction normal events/s ≥ ${TARGETS.minRatioVsBare}× bare`,
       pass: ratio !== undefined && ratio >= TARGETS.minRatioVsBare,
-      actual:
-        ratio === undefined
-          ? 'no result'
-          : `${formatRatio(ratio)} (${formatInt(normal?.eventsPerSec)} vs ${formatInt(bare?.eventsPerSec)} events/s)`,
+      actual: ratioActual,
     },
     {
       name: `junction normal p99 ≤ ${TARGETS.maxP99Ms} ms`,
       pass: p99 !== undefined && p99 <= TARGETS.maxP99Ms,
-      actual: p99 === undefined ? 'no result' : `${formatMs(p99)} ms`,
+      actual:
+        p99 === undefined ? 'no result' : `${formatMs(p99)} ms${ofRounds(p99s, (v) => `${formatMs(v)} ms`)}`,
     },
     {
       name: `junction idle RSS ≤ ${TARGETS.maxIdleRssBytes / 1e6} MB`,
       pass: idle !== undefined && idle <= TARGETS.maxIdleRssBytes,
-      actual: idle === undefined ? 'no result' : formatMB(idle),
+      actual: idle === undefined ? 'no result' : `${formatMB(idle)}${ofRounds(idles, formatMB)}`,
     },
   ];
 }
 
+function defined(values: readonly (number | undefined)[]): number[] {
+  return values.filter((value): value is number => value !== undefined);
+}
+
+/** The middle value; the mean of the two middle ones for an even count; undefined for none. */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Each target's events/s against the bare server's of the same round. */
 function withRatios(targets: readonly TargetResult[]): TargetResult[] {
-  const bareRate = targets.find((t) => t.name === 'bare')?.eventsPerSec;
-  return targets.map((t) =>
-    t.eventsPerSec === undefined || bareRate === undefined || bareRate === 0
+  return targets.map((t) => {
+    const bareRate = targets.find((b) => b.name === 'bare' && b.round === t.round)?.eventsPerSec;
+    return t.eventsPerSec === undefined || bareRate === undefined || bareRate === 0
       ? t
-      : { ...t, ratioVsBare: t.eventsPerSec / bareRate },
-  );
+      : { ...t, ratioVsBare: t.eventsPerSec / bareRate };
+  });
 }
 
 export function formatIntakeReport(report: IntakeReport): string {
@@ -474,7 +508,10 @@ export function formatIntakeReport(report: IntakeReport): string {
   const errors = report.targets
     .filter((t) => t.error !== undefined)
     .map((t) => `${t.label}: ${t.error ?? ''}`);
-  const full = report.targets.find((t) => t.name === 'junction-full');
+  const fulls = report.targets.filter((t) => t.name === 'junction-full' && t.measured !== undefined);
+  const fullRatio = median(defined(fulls.map((t) => t.ratioVsBare)));
+  const fullP99 = median(defined(fulls.map((t) => t.measured?.latency.p99Ms)));
+  const rounds = settings.rounds ?? 1;
   const commands = report.targets
     .filter((t) => t.wrkCommand !== undefined)
     .map((t) => `${t.label}: ${t.wrkCommand ?? ''}`);
@@ -489,7 +526,8 @@ export function formatIntakeReport(report: IntakeReport): string {
     ...(machine.nodeOptions === undefined ? [] : [`NODE_OPTIONS for every server: ${machine.nodeOptions}`]),
     ...(warning === undefined ? [] : [warning]),
     `load: wrk ${settings.threads} thread${settings.threads === 1 ? '' : 's'}, ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s measured per target, ` +
-      `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request`,
+      `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request` +
+      (rounds > 1 ? `; ${rounds} rounds of the three targets, one after the other` : ''),
     '',
     table,
     '',
@@ -504,11 +542,11 @@ export function formatIntakeReport(report: IntakeReport): string {
     '',
     'targets:',
     indent(report.checks.map((c) => `${c.pass ? 'PASS' : 'MISS'}  ${c.name}: ${c.actual}`).join('\n')),
-    ...(full?.measured === undefined
+    ...(fulls.length === 0
       ? []
       : [
           indent(
-            `info  junction full (not a target): ${formatRatio(full.ratioVsBare)} bare, p99 ${formatMs(full.measured.latency.p99Ms)} ms`,
+            `info  junction full (not a target): ${formatRatio(fullRatio)} bare, p99 ${formatMs(fullP99)} ms${fulls.length > 1 ? ` (medians of ${fulls.length} rounds)` : ''}`,
           ),
         ]),
     '',
@@ -544,7 +582,10 @@ export async function runIntake(context: BenchContext): Promise<IntakeReport> {
   const { options } = context;
   const loadBefore = loadavg()[0] ?? 0;
   const results: TargetResult[] = [];
-  for (const spec of TARGET_SPECS) results.push(await measureTarget(context, spec));
+  // Rounds alternate the targets, so slow and fast spells of a shared machine hit each of them.
+  for (let round = 1; round <= (options.repeat ?? 1); round++) {
+    for (const spec of TARGET_SPECS) results.push(await measureTarget(context, spec, round));
+  }
   const targets = withRatios(results);
   const cpuList = cpus();
   const report: IntakeReport = {
@@ -560,6 +601,7 @@ export async function runIntake(context: BenchContext): Promise<IntakeReport> {
       ...(process.env['NODE_OPTIONS'] ? { nodeOptions: process.env['NODE_OPTIONS'] } : {}),
     },
     settings: {
+      rounds: options.repeat ?? 1,
       durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds,
       connections: options.connections,
