@@ -166,6 +166,43 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     assert.equal(store.isCheckpointing(), false, 'close stops it');
   });
 
+  void test('under a steady stream of commits the WAL starts over once it passes restartFrames', async () => {
+    /** Commits 32 KB every millisecond or so for `ms`; the largest the WAL file got. */
+    const stream = async (restartFrames: number, ms: number): Promise<number> => {
+      const path = freshPath();
+      const db = new DatabaseSync(path);
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      // A RESTART checkpoint holds writers back for a moment; they wait for it as the store's do.
+      db.exec('PRAGMA busy_timeout = 5000');
+      db.exec('CREATE TABLE t (b BLOB)');
+      const checkpointer = createCheckpointer(db, path, { intervalMs: 10, restartFrames });
+      const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
+      const blob = Buffer.alloc(4000, 7);
+      let largest = 0;
+      try {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          db.exec('BEGIN IMMEDIATE');
+          for (let i = 0; i < 8; i++) insert.run(blob);
+          db.exec('COMMIT');
+          checkpointer.wrote();
+          largest = Math.max(largest, statSync(`${path}-wal`).size);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      } finally {
+        await checkpointer.close();
+        db.close();
+      }
+      return largest;
+    };
+    // PASSIVE checkpoints alone never catch up with the stream: no commit finds the WAL copied.
+    const unbounded = await stream(Number.POSITIVE_INFINITY, 1500);
+    const bounded = await stream(64, 1500);
+    assert.ok(bounded < 8e6, `the WAL stays small: ${bounded} bytes`);
+    assert.ok(unbounded > 3 * bounded, `without restarts it grows: ${unbounded} against ${bounded} bytes`);
+  });
+
   void test('a checkpoint thread that fails hands checkpoints back to SQLite for good', async () => {
     const path = freshPath();
     const db = new DatabaseSync(path);

@@ -9,6 +9,15 @@
  * blocks writers or readers. Once every frame is copied, the next writer restarts the WAL from its
  * beginning, so the file stays bounded.
  *
+ * A PASSIVE checkpoint never finishes under a steady stream of commits: by the time it has copied
+ * what it saw, the store has appended more, so no writer ever finds the WAL fully copied and
+ * starts it over. The WAL then grows for as long as the stream lasts (300 MB in 7 s of the intake
+ * benchmark) until a pause lets a commit start it over and truncate it to `journal_size_limit`;
+ * runs like that answered single requests after 200–760 ms. So
+ * once the WAL holds more than `restartFrames` frames, the thread runs one RESTART checkpoint: it
+ * waits for the commit in progress, holds new ones back while it copies the last frames (a few
+ * milliseconds, as PASSIVE ones have copied the rest), and the next commit starts the WAL over.
+ *
  * A worker thread is a JavaScript engine of its own and costs about 12 MB of resident memory, so
  * it runs only while there is something to copy: the first committed write starts it, and after
  * `idleMs` without a write it checkpoints once more and exits. A Junction that receives nothing
@@ -31,7 +40,15 @@ const { parentPort, workerData } = require('node:worker_threads');
 const db = new DatabaseSync(workerData.path);
 db.exec('PRAGMA busy_timeout = 1000');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-const tick = () => { try { checkpoint.get(); } catch { /* retried at the next tick */ } };
+const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
+const tick = () => {
+  try {
+    // log: frames in the WAL. Past the limit, copy the rest and have the next commit start over.
+    if (Number(checkpoint.get().log) > workerData.restartFrames) restart.get();
+  } catch {
+    // Busy or failed: retried at the next tick.
+  }
+};
 const timer = setInterval(tick, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
@@ -42,6 +59,8 @@ parentPort.on('message', (message) => {
 });
 `;
 
+/** 32 MiB of WAL at the store's 8 KiB pages. */
+const DEFAULT_RESTART_FRAMES = 4096;
 /** SQLite's own default interval, for when no thread can checkpoint. */
 const AUTOCHECKPOINT_PAGES = 1000;
 const STOP_GRACE_MS = 2000;
@@ -49,6 +68,8 @@ const STOP_GRACE_MS = 2000;
 export interface CheckpointerOptions {
   /** How often the thread checkpoints; default 100 ms. */
   readonly intervalMs?: number;
+  /** WAL frames past which a checkpoint makes the next commit start the WAL over; default 4096. */
+  readonly restartFrames?: number;
   /** How long without a write before the thread stops; default 30 s. */
   readonly idleMs?: number;
 }
@@ -68,6 +89,7 @@ export function createCheckpointer(
 ): Checkpointer {
   const intervalMs = options.intervalMs ?? 100;
   const idleMs = options.idleMs ?? 30_000;
+  const restartFrames = options.restartFrames ?? DEFAULT_RESTART_FRAMES;
   db.exec('PRAGMA wal_autocheckpoint = 0');
   let current: Worker | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -96,7 +118,7 @@ export function createCheckpointer(
     try {
       worker = new Worker(CHECKPOINTER_SOURCE, {
         eval: true,
-        workerData: { path, intervalMs },
+        workerData: { path, intervalMs, restartFrames },
         // A checkpointer needs next to no JavaScript heap.
         resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
       });
