@@ -15,12 +15,12 @@
  * - `drop` stops relaying the output of a process, whose pipes are still read (so it never blocks
  *   on a full pipe); `end` and `close` still come. `release` closes its pipes and forgets it.
  * - It never signals a step: timeouts, cancellation and leftovers are the parent's, by process
- *   group.
+ *   group. When the IPC channel closes (Junction exited or was killed), it exits at once and
+ *   leaves the steps as Junction's own exit would.
  * - Before it answers `started`, it writes `<id> <pid>\n` to file descriptor 4 (a pipe from the
  *   parent), synchronously. That pipe is not the IPC channel: a message waiting in the channel's
  *   queue dies with this process, a line written to the pipe does not, so the parent learns every
- *   pid it started even if it never gets the answer. When the IPC channel closes (Junction exited or was killed), it exits at once and
- *   leaves the steps as Junction's own exit would.
+ *   pid it started even if it never gets the answer.
  * - When the parent reads slower than steps print, it pauses reading the pipes until the channel
  *   has room again, so its memory stays bounded and the steps block on their pipes as they would.
  * - Relaying much output leaves memory behind (freed buffers the allocator keeps), and every later

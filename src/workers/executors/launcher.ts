@@ -513,8 +513,16 @@ export function createStepLauncher(options: StepLauncherOptions = {}): StepLaunc
     const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
     await target.exited;
     clearTimeout(timer);
-    // A request it took before its channel closed may still have started a process.
-    await target.reaped;
+    // A request it took before its channel closed may still have started a process. The pid pipe
+    // ends with the helper; should something keep it open, closing does not wait for it forever.
+    let reapTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      target.reaped,
+      new Promise<void>((resolve) => {
+        reapTimer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(reapTimer);
   }
 
   function current(): Helper {
