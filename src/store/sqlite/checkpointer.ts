@@ -12,11 +12,11 @@
  * A PASSIVE checkpoint never finishes under a steady stream of commits: by the time it has copied
  * what it saw, the store has appended more, so no writer ever finds the WAL fully copied and
  * starts it over. The WAL then grows for as long as the stream lasts (300 MB in 7 s of the intake
- * benchmark) until a pause lets a commit start it over and truncate it to `journal_size_limit`;
- * runs like that answered single requests after 200–760 ms. So once the WAL holds more than
- * `restartFrames` frames, the thread runs one RESTART checkpoint: it waits for the commit in
- * progress, holds new ones back while it copies the last frames (8–32 ms measured, as PASSIVE
- * ones have copied the rest), and the next commit starts the WAL over.
+ * benchmark) until a pause lets a commit start it over and truncate it to `journal_size_limit`.
+ * So once the WAL holds more than `restartFrames` frames, the thread runs one RESTART checkpoint:
+ * it waits for the commit in progress, holds new ones back while it copies the last frames
+ * (8–32 ms measured, as PASSIVE ones have copied the rest), and the next commit starts the WAL
+ * over.
  *
  * A worker thread is a JavaScript engine of its own and costs about 12 MB of resident memory, so
  * it runs only while there is something to copy: the first committed write starts it, and after
