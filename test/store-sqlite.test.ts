@@ -203,6 +203,47 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     assert.ok(unbounded > 3 * bounded, `without restarts it grows: ${unbounded} against ${bounded} bytes`);
   });
 
+  void test('a reader that stays on the WAL holds commits back at most briefly, not at every tick', async () => {
+    const path = freshPath();
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA busy_timeout = 5000');
+    db.exec('CREATE TABLE t (b BLOB)');
+    const insert = db.prepare('INSERT INTO t (b) VALUES (?)');
+    const blob = Buffer.alloc(4000, 7);
+    const commit = (): number => {
+      const started = performance.now();
+      db.exec('BEGIN IMMEDIATE');
+      for (let i = 0; i < 8; i++) insert.run(blob);
+      db.exec('COMMIT');
+      return performance.now() - started;
+    };
+    for (let i = 0; i < 20; i++) commit();
+    // A backup or a replication tool: a read transaction on a snapshot that uses the WAL.
+    const reader = new DatabaseSync(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) AS n FROM t').get();
+    const checkpointer = createCheckpointer(db, path, { intervalMs: 10, restartFrames: 64 });
+    const slow: number[] = [];
+    try {
+      const end = Date.now() + 1500;
+      while (Date.now() < end) {
+        const took = commit();
+        checkpointer.wrote();
+        if (took > 20) slow.push(Math.round(took));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    } finally {
+      await checkpointer.close();
+      reader.exec('ROLLBACK');
+      reader.close();
+      db.close();
+    }
+    // One RESTART waits for the reader (at most 50 ms), gives up, and the next is 10 s away.
+    assert.ok(slow.length <= 2, `commits held back: ${slow.join(', ')} ms`);
+    assert.ok(Math.max(0, ...slow) < 300, `commits held back: ${slow.join(', ')} ms`);
+  });
+
   void test('a checkpoint thread that fails hands checkpoints back to SQLite for good', async () => {
     const path = freshPath();
     const db = new DatabaseSync(path);

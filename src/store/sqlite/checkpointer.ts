@@ -16,7 +16,9 @@
  * So once the WAL holds more than `restartFrames` frames, the thread runs one RESTART checkpoint:
  * it waits for the commit in progress, holds new ones back while it copies the last frames
  * (8–32 ms measured, as PASSIVE ones have copied the rest), and the next commit starts the WAL
- * over.
+ * over. It waits at most 50 ms for the commit in progress and for readers. A reader that stays on
+ * the WAL (a backup, a replication tool such as Litestream) makes it give up, and the next RESTART
+ * comes 10 s later, so such a reader costs commits at most 50 ms every 10 s.
  *
  * A worker thread is a JavaScript engine of its own and costs about 12 MB of resident memory, so
  * it runs only while there is something to copy: the first committed write starts it, and after
@@ -41,10 +43,22 @@ const db = new DatabaseSync(workerData.path);
 db.exec('PRAGMA busy_timeout = 1000');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
+let restartAfter = 0;
 const tick = () => {
   try {
     // log: frames in the WAL. Past the limit, copy the rest and have the next commit start over.
-    if (Number(checkpoint.get().log) > workerData.restartFrames) restart.get();
+    if (Number(checkpoint.get().log) <= workerData.restartFrames || Date.now() < restartAfter) return;
+    // RESTART holds new commits back while it waits, so it waits briefly.
+    db.exec('PRAGMA busy_timeout = ' + workerData.restartWaitMs);
+    let busy = 1;
+    try {
+      busy = Number(restart.get().busy);
+    } finally {
+      db.exec('PRAGMA busy_timeout = 1000');
+    }
+    // A reader that stays on the WAL (a backup, a replication tool) keeps it from starting over;
+    // commits are not held back at every tick for it.
+    if (busy !== 0) restartAfter = Date.now() + workerData.restartBackoffMs;
   } catch {
     // Busy or failed: retried at the next tick.
   }
@@ -61,6 +75,10 @@ parentPort.on('message', (message) => {
 
 /** 32 MiB of WAL at the store's 8 KiB pages. */
 const DEFAULT_RESTART_FRAMES = 4096;
+/** How long a RESTART checkpoint waits for the commit in progress and for readers. */
+const RESTART_WAIT_MS = 50;
+/** After a RESTART that readers kept from finishing, how long until the next try. */
+const RESTART_BACKOFF_MS = 10_000;
 /** SQLite's own default interval, for when no thread can checkpoint. */
 const AUTOCHECKPOINT_PAGES = 1000;
 const STOP_GRACE_MS = 2000;
@@ -70,6 +88,8 @@ export interface CheckpointerOptions {
   readonly intervalMs?: number;
   /** WAL frames past which a checkpoint makes the next commit start the WAL over; default 4096. */
   readonly restartFrames?: number;
+  /** After a RESTART checkpoint that readers kept from finishing, no other for this long; 10 s. */
+  readonly restartBackoffMs?: number;
   /** How long without a write before the thread stops; default 30 s. */
   readonly idleMs?: number;
 }
@@ -118,7 +138,13 @@ export function createCheckpointer(
     try {
       worker = new Worker(CHECKPOINTER_SOURCE, {
         eval: true,
-        workerData: { path, intervalMs, restartFrames },
+        workerData: {
+          path,
+          intervalMs,
+          restartFrames,
+          restartWaitMs: RESTART_WAIT_MS,
+          restartBackoffMs: options.restartBackoffMs ?? RESTART_BACKOFF_MS,
+        },
         // A checkpointer needs next to no JavaScript heap.
         resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
       });
