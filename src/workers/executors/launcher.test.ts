@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isJunctionError } from '../../errors/index.ts';
+import { isJunctionError, type JunctionError } from '../../errors/index.ts';
 import { createStepLauncher, LAUNCHER_SCRIPT, type LaunchedProcess, type StepLauncher } from './launcher.ts';
 import { runShellStep } from './shell.ts';
 import { groupMembers, isRunning, waitUntil } from '../../../test/helpers/processes.ts';
@@ -20,6 +20,31 @@ before(() => {
 after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * Spawns a shell that writes its pid to `pidFile` and sleeps; resolves to the error the spawn
+ * rejected with (undefined when it started normally).
+ */
+function spawnPidWriter(launcher: StepLauncher, pidFile: string): Promise<unknown> {
+  return launcher
+    .spawn({ command: '/bin/sh', args: ['-c', `echo $$ > ${pidFile}; exec sleep 30`], cwd: dir, env: ENV })
+    .then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+}
+
+const hasPid = (pidFile: string): boolean =>
+  existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n');
+const readPid = (pidFile: string): number => Number(readFileSync(pidFile, 'utf8').trim());
+
+function assertLauncherFailed(caught: unknown): asserts caught is JunctionError {
+  assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
+  assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
+}
+
+const waitUntilGroupGone = (pgid: number): Promise<void> =>
+  waitUntil(`process group ${pgid} is gone`, () => groupMembers(pgid).length === 0, 5_000);
 
 /** Everything the process prints and how it exits. */
 async function collect(launched: LaunchedProcess): Promise<{
@@ -191,11 +216,13 @@ describe('step launcher: losing the helper', () => {
       });
       let caught: unknown;
       await step.catch((error: unknown) => (caught = error));
-      assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
-      assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
-      assert.match(caught.message, new RegExp(`step launcher \\(pid ${first}\\) exited by SIGKILL`));
+      assertLauncherFailed(caught);
+      assert.match(
+        (caught as Error).message,
+        new RegExp(`step launcher \\(pid ${first}\\) exited by SIGKILL`),
+      );
       assert.ok(shellPid > 0);
-      await waitUntil(`process group ${shellPid} is gone`, () => groupMembers(shellPid).length === 0, 5_000);
+      await waitUntilGroupGone(shellPid);
 
       const lines: string[] = [];
       const result = await runShellStep({
@@ -222,34 +249,13 @@ describe('step launcher: losing the helper', () => {
       const pidFile = join(dir, 'closing.pid');
       try {
         await launcher.start();
-        const step = launcher.spawn({
-          command: '/bin/sh',
-          args: ['-c', `echo $$ > ${pidFile}; exec sleep 30`],
-          cwd: dir,
-          env: ENV,
-        });
-        let caught: unknown;
-        const settled = step.then(
-          () => undefined,
-          (error: unknown) => (caught = error),
-        );
+        const failure = spawnPidWriter(launcher, pidFile);
         // The request is on its way; the launcher still starts the shell after its channel closes.
         await new Promise((resolve) => setImmediate(resolve));
         await launcher.close();
-        await settled;
-        assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
-        assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
-        await waitUntil(
-          'the shell wrote its pid',
-          () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n'),
-          5_000,
-        );
-        const shellPid = Number(readFileSync(pidFile, 'utf8').trim());
-        await waitUntil(
-          `process group ${shellPid} is gone`,
-          () => groupMembers(shellPid).length === 0,
-          5_000,
-        );
+        assertLauncherFailed(await failure);
+        await waitUntil('the shell wrote its pid', () => hasPid(pidFile), 5_000);
+        await waitUntilGroupGone(readPid(pidFile));
       } finally {
         await launcher.close();
       }
@@ -278,30 +284,18 @@ describe('step launcher: losing the helper', () => {
       flood.stderr.resume();
       flood.watch({ onExit: () => undefined, onError: () => undefined });
       busyWait(300);
-      const step = launcher.spawn({
-        command: '/bin/sh',
-        args: ['-c', `echo $$ > ${pidFile}; exec sleep 30`],
-        cwd: dir,
-        env: ENV,
-      });
-      let caught: unknown;
-      const settled = step.then(
-        () => undefined,
-        (error: unknown) => (caught = error),
-      );
+      const failure = spawnPidWriter(launcher, pidFile);
       // The request goes out from a microtask; the answer cannot get past the full channel.
       await Promise.resolve();
       await Promise.resolve();
-      busyWait(5_000, () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes('\n'));
+      busyWait(5_000, () => hasPid(pidFile));
       // The launcher writes the pid just after the shell starts; give it that moment.
       busyWait(100);
       process.kill(helperPid, 'SIGKILL');
-      await settled;
-      assert.ok(isJunctionError(caught), `expected a JunctionError, got ${String(caught)}`);
-      assert.equal(caught.code, 'STEP_LAUNCHER_FAILED');
-      const shellPid = Number(readFileSync(pidFile, 'utf8').trim());
+      assertLauncherFailed(await failure);
+      const shellPid = readPid(pidFile);
       assert.ok(shellPid > 0);
-      await waitUntil(`process group ${shellPid} is gone`, () => groupMembers(shellPid).length === 0, 5_000);
+      await waitUntilGroupGone(shellPid);
     } finally {
       await launcher.close();
     }
