@@ -426,6 +426,60 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     }
   });
 
+  void test('a write waiting for another connection keeps the event loop running and the call order', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path, busyTimeoutMs: 2000 });
+    await store.migrate();
+    const other = new DatabaseSync(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const [first] = newEvents(1, { type: 'test.first' });
+      const [second] = newEvents(1, { type: 'test.second' });
+      const writes = [store.appendEvents([first!], 'topic'), store.appendEvents([second!], 'topic')];
+      // SQLite's own busy handler would sleep on this thread until the lock came free (never here).
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      clearInterval(ticker);
+      assert.ok(ticks >= 10, `the event loop ran ${String(ticks)} timer ticks in 100 ms`);
+      // Reads do not queue behind the waiting writes.
+      assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+      other.exec('COMMIT');
+      const [[a], [b]] = await Promise.all(writes);
+      const stored = (await store.listEvents({}, { limit: 10, order: 'asc' })).items;
+      assert.deepEqual(
+        stored.map((event) => [event.id, event.event.type]),
+        [
+          [a!.id, 'test.first'],
+          [b!.id, 'test.second'],
+        ],
+      );
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  void test('close() lets writes waiting for the lock finish first', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path, busyTimeoutMs: 2000 });
+    await store.migrate();
+    const other = new DatabaseSync(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const write = store.appendEvents(newEvents(1), 'topic');
+      const closing = store.close();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      other.exec('ROLLBACK');
+      assert.equal((await write)[0]?.duplicate, false);
+      await closing;
+      const row = other.prepare('SELECT count(*) AS n FROM events').get();
+      assert.equal(row?.['n'], 1);
+    } finally {
+      other.close();
+    }
+  });
+
   void test('a closed store is not retryable', async () => {
     const store = await openStore('sqlite::memory:');
     await store.close();

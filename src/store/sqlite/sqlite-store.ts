@@ -4,9 +4,11 @@
  *
  * What callers may assume beyond the contract:
  * - Each method runs synchronously on the one connection inside its promise, so calls from this
- *   process never interleave; writes run in `BEGIN IMMEDIATE … COMMIT`. Another process holding
- *   the write lock longer than `busyTimeoutMs` makes the call reject with `STORE_UNAVAILABLE`
- *   (retryable).
+ *   process never interleave; writes run in `BEGIN IMMEDIATE … COMMIT`. While another connection
+ *   holds the write lock (the checkpoint thread's RESTART, another process), a write waits on a
+ *   timer instead, with the event loop running, and later writes queue behind it in call order;
+ *   reads still run at once. A lock held longer than `busyTimeoutMs` makes the waiting write
+ *   reject with `STORE_UNAVAILABLE` (retryable). `close()` lets waiting writes finish first.
  * - `durability: 'normal'` (default) is `synchronous=NORMAL`: a commit survives a killed process;
  *   `'full'` is `synchronous=FULL`: it survives a power loss too (an fsync per commit).
  * - Statements are prepared once per connection and reused; the schema must be migrated
@@ -77,6 +79,9 @@ export interface SqliteStore extends Store {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** How often a write waiting for another connection's write lock tries again. */
+const LOCK_RETRY_MS = 1;
+const BUSY = Symbol('busy');
 
 /**
  * Write tuning, measured with batches of 100 events of 2 KB (see docs/decisions/0002-sqlite-store.md).
@@ -147,7 +152,7 @@ type StatementName = keyof typeof STATEMENTS;
 export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { path } = options;
   const durability = options.durability ?? 'normal';
-  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
   const deadLetterCap = options.deadLetterCap ?? DEAD_LETTER_CAP;
   const db = openDatabase(path, durability, busyTimeoutMs);
   const checkpointer =
@@ -170,24 +175,108 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     }
   }
 
-  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT; any failure rolls the whole call back. */
+  /**
+   * Runs `fn` inside BEGIN IMMEDIATE … COMMIT; any failure rolls the whole call back.
+   *
+   * BEGIN never waits inside SQLite: while another connection holds the write lock (the checkpoint
+   * thread's RESTART, another process), SQLite's busy handler would put the whole event loop to
+   * sleep in steps of 1, 2, 5, 10 ms… So the write waits on a timer instead, trying again every
+   * millisecond for up to `busyTimeoutMs`, and later writes queue behind it in call order.
+   */
   function write<T>(operation: string, fn: () => T): Promise<T> {
-    return run(operation, () => {
-      db.exec('BEGIN IMMEDIATE');
-      let result: T;
+    if (closed) return Promise.reject(closedError());
+    if (lockWaiters.length === 0) {
       try {
-        if (checkpointer !== undefined) changesSeen ??= totalChanges();
-        result = fn();
-        db.exec('COMMIT');
+        const attempt = tryWrite(fn);
+        if (attempt !== BUSY) return Promise.resolve(attempt);
       } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        // A rolled-back statement still counts in total_changes(): start over from the next write.
-        changesSeen = undefined;
-        throw error;
+        return Promise.reject(mapError(error, operation));
       }
-      noteCommitted();
-      return result;
+    }
+    return new Promise<T>((resolve, reject) => {
+      lockWaiters.push({ operation, fn, resolve, reject, deadline: performance.now() + busyTimeoutMs });
+      if (lockWaiters.length === 1) scheduleLockRetry();
     });
+  }
+
+  interface LockWaiter {
+    readonly operation: string;
+    readonly fn: () => unknown;
+    readonly resolve: (value: never) => void;
+    readonly reject: (error: unknown) => void;
+    readonly deadline: number;
+  }
+  /** Writes that found the write lock held by another connection, in call order. */
+  const lockWaiters: LockWaiter[] = [];
+  let lockWaitersDone: (() => void) | undefined;
+
+  function scheduleLockRetry(): void {
+    setTimeout(retryLockWaiters, LOCK_RETRY_MS);
+  }
+
+  function retryLockWaiters(): void {
+    while (lockWaiters.length > 0) {
+      const waiter = lockWaiters[0]!;
+      try {
+        const attempt = tryWrite(waiter.fn);
+        if (attempt === BUSY) {
+          if (performance.now() < waiter.deadline) {
+            scheduleLockRetry();
+            return;
+          }
+          lockWaiters.shift();
+          waiter.reject(
+            new JunctionError(
+              'STORE_UNAVAILABLE',
+              `sqlite store is busy during ${waiter.operation}: another connection held the write lock for over ${String(busyTimeoutMs)} ms`,
+            ),
+          );
+          continue;
+        }
+        lockWaiters.shift();
+        waiter.resolve(attempt as never);
+      } catch (error) {
+        lockWaiters.shift();
+        waiter.reject(mapError(error, waiter.operation));
+      }
+    }
+    lockWaitersDone?.();
+  }
+
+  /** One attempt: BUSY when another connection holds the write lock, else `fn`'s result. */
+  function tryWrite<T>(fn: () => T): T | typeof BUSY {
+    if (!begin()) return BUSY;
+    let result: T;
+    try {
+      if (checkpointer !== undefined) changesSeen ??= totalChanges();
+      result = fn();
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      // A rolled-back statement still counts in total_changes(): start over from the next write.
+      changesSeen = undefined;
+      throw error;
+    }
+    noteCommitted();
+    return result;
+  }
+
+  let noWait: StatementSync | undefined;
+  let wait: StatementSync | undefined;
+  /** BEGIN IMMEDIATE without SQLite's busy handler; false when another connection writes. */
+  function begin(): boolean {
+    noWait ??= db.prepare('PRAGMA busy_timeout = 0');
+    wait ??= db.prepare(`PRAGMA busy_timeout = ${String(busyTimeoutMs)}`);
+    noWait.get();
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      return true;
+    } catch (error) {
+      if (primaryCode(error) === SQLITE_BUSY) return false;
+      throw error;
+    } finally {
+      wait.get();
+    }
   }
 
   // Rows changed by this connection since it opened (total_changes()), as of the last commit. A
@@ -281,8 +370,15 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     close() {
       if (!closed) {
         closed = true;
+        // Writes accepted before close() still run (each waits at most busyTimeoutMs for the lock).
+        const drained =
+          lockWaiters.length === 0
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => {
+                lockWaitersDone = resolve;
+              });
         // Closing the last connection checkpoints the WAL into the database file.
-        return (checkpointer?.close() ?? Promise.resolve()).then(() => db.close());
+        return drained.then(() => checkpointer?.close()).then(() => db.close());
       }
       return Promise.resolve();
     },
