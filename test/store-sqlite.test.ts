@@ -435,7 +435,8 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       other.exec('BEGIN IMMEDIATE');
       const [first] = newEvents(1, { type: 'test.first' });
       const [second] = newEvents(1, { type: 'test.second' });
-      const writes = [store.appendEvents([first!], 'topic'), store.appendEvents([second!], 'topic')];
+      const firstWrite = store.appendEvents([first!], 'topic');
+      const secondWrite = store.appendEvents([second!], 'topic');
       // SQLite's own busy handler would sleep on this thread until the lock came free (never here).
       let ticks = 0;
       const ticker = setInterval(() => (ticks += 1), 1);
@@ -445,7 +446,8 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       // Reads do not queue behind the waiting writes.
       assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
       other.exec('COMMIT');
-      const [[a], [b]] = await Promise.all(writes);
+      const [a] = await firstWrite;
+      const [b] = await secondWrite;
       const stored = (await store.listEvents({}, { limit: 10, order: 'asc' })).items;
       assert.deepEqual(
         stored.map((event) => [event.id, event.event.type]),
