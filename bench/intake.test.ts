@@ -10,6 +10,7 @@ import {
   cpuShares,
   evaluateTargets,
   findDatabase,
+  floorFigures,
   formatIntakeReport,
   median,
   sharedMachineWarning,
@@ -17,6 +18,7 @@ import {
   type TargetResult,
 } from './intake.ts';
 import type { WrkResult } from './lib/wrk.ts';
+import { freePort, startServer } from './lib/server-process.ts';
 
 function wrkResult(ok2xx: number, p99Ms = 5): WrkResult {
   return {
@@ -163,8 +165,79 @@ void describe('intake benchmark', { timeout: 30_000 }, () => {
       ...report(targets),
       settings: { ...report(targets).settings, rounds: 3 },
     });
-    assert.match(text, /3 rounds of the three targets/);
+    assert.match(text, /3 rounds of the targets/);
     assert.match(text, /^junction normal #2\s+5,000/m);
+  });
+
+  void test('the sqlite floor is reported against bare and Junction against the floor, within each round', () => {
+    const round = (n: number, bare: number, floor: number, normal: number): TargetResult[] =>
+      [
+        target('bare', bare),
+        target('sqlite-floor', floor, { ratioVsBare: floor / bare }),
+        target('junction-normal', normal, { ratioVsBare: normal / bare }),
+      ].map((t) => ({ ...t, round: n, label: `${t.label} #${n}` }));
+    const targets = [
+      ...round(1, 40_000, 16_000, 8_000),
+      ...round(2, 20_000, 6_000, 4_500),
+      ...round(3, 40_000, 18_000, 9_000),
+    ];
+    const figures = floorFigures(targets);
+    assert.equal(figures?.vsBare, 0.4);
+    assert.equal(figures?.junctionVsFloor, 0.5);
+    assert.equal(figures?.rounds, 3);
+    const text = formatIntakeReport({
+      ...report(targets),
+      settings: { ...report(targets).settings, rounds: 3 },
+    });
+    assert.match(
+      text,
+      /info {2}sqlite floor \(not a target\): 0\.40× bare; junction normal does 0\.50× the floor \(medians of 3 rounds\)/,
+    );
+    // Without a floor (an older report, or the floor failed) there is no floor line.
+    assert.equal(floorFigures([target('bare', 20_000), target('junction-normal', 8_000)]), undefined);
+    assert.doesNotMatch(
+      formatIntakeReport(report([target('bare', 20_000)])),
+      /sqlite floor \(not a target\)/,
+    );
+  });
+
+  void test('the sqlite floor server stores before it answers, dedupes, refuses bad JSON and stops cleanly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-floor-test-'));
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const file = join(dir, 'floor.db');
+    const server = await startServer({
+      label: 'sqlite floor',
+      args: [join(import.meta.dirname, 'sqlite-floor-server.ts'), '--port', String(port), '--db', file],
+      cwd: dir,
+      baseUrl,
+      readyPath: '/readyz',
+    });
+    try {
+      const post = (body: string): Promise<Response> =>
+        fetch(`${baseUrl}/events`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      const events = Array.from({ length: 20 }, (_, i) =>
+        JSON.stringify({ specversion: '1.0', id: `e${i}`, source: 'test', type: 't' }),
+      );
+      const answers = await Promise.all(events.map(post));
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        events.map(() => 202),
+      );
+      const first = (await answers[0]!.json()) as { id: string; duplicate: boolean };
+      assert.equal(first.duplicate, false);
+      const again = await post(events[0]!);
+      assert.equal(again.status, 200);
+      assert.equal(((await again.json()) as { duplicate: boolean }).duplicate, true);
+      assert.equal((await post('{"id": ')).status, 400);
+      assert.equal((await post('{"source": "test"}')).status, 400);
+      const exit = await server.stop();
+      assert.deepEqual([exit.code, exit.killed], [0, false]);
+      assert.equal(countStoredEvents(file), 20);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void test('median of odd, even and no values', () => {

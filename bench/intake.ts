@@ -3,11 +3,12 @@
  * at what latency and memory, next to a bare `node:http` server on the same Node binary and the
  * same machine, measured in the same run.
  *
- * Three targets run one after the other, each on a fresh free loopback port: the bare server,
- * Junction with `store.durability: normal`, Junction with `store.durability: full` (each Junction
- * on a fresh data dir). Per target: start, wait for /readyz, read idle RSS, a wrk warm-up run, the
- * measured wrk run (CPU time of the server sampled around it), peak RSS, SIGTERM. For Junction the
- * stored events are then counted in its SQLite file (opened read-only after the process exited)
+ * Four targets run one after the other, each on a fresh free loopback port: the bare server, the
+ * SQLite floor (bench/sqlite-floor-server.ts: parse and store each event durably, nothing else),
+ * Junction with `store.durability: normal`, Junction with `store.durability: full` (each
+ * storing server on a fresh data dir). Per target: start, wait for /readyz, read idle RSS, a wrk warm-up run, the
+ * measured wrk run (CPU time of the server sampled around it), peak RSS, SIGTERM. For the storing
+ * servers the stored events are then counted in their SQLite file (opened read-only after the process exited)
  * and compared with the 2xx answers wrk counted: fewer stored than acknowledged is a failure.
  *
  * What callers may assume: `run` never throws for a target that fails; the failure is in that
@@ -54,13 +55,15 @@ export const TARGETS = {
 type Durability = 'normal' | 'full';
 
 interface TargetSpec {
-  readonly name: 'bare' | 'junction-normal' | 'junction-full';
+  readonly name: 'bare' | 'sqlite-floor' | 'junction-normal' | 'junction-full';
   readonly label: string;
+  /** Junction's `store.durability`; undefined for the two baselines. */
   readonly durability?: Durability;
 }
 
 const TARGET_SPECS: readonly TargetSpec[] = [
   { name: 'bare', label: 'bare node http' },
+  { name: 'sqlite-floor', label: 'sqlite floor' },
   { name: 'junction-normal', label: 'junction normal', durability: 'normal' },
   { name: 'junction-full', label: 'junction full', durability: 'full' },
 ];
@@ -80,7 +83,7 @@ export interface DurabilityCheck {
 export interface TargetResult {
   readonly name: TargetSpec['name'];
   readonly label: string;
-  /** Which round of the three targets this result is from (1-based; `--repeat`). */
+  /** Which round of the targets this result is from (1-based; `--repeat`). */
   readonly round?: number;
   readonly durability?: Durability;
   readonly error?: string;
@@ -187,7 +190,7 @@ export interface IntakeReport {
     readonly nodeOptions?: string;
   };
   readonly settings: {
-    /** Rounds of the three targets (`--repeat`); the checks take the median over them. */
+    /** Rounds of the targets (`--repeat`); the checks take the median over them. */
     readonly rounds?: number;
     readonly durationSeconds: number;
     readonly warmupSeconds: number;
@@ -297,15 +300,27 @@ async function measureTarget(context: BenchContext, spec: TargetSpec, round: num
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
     let args: string[];
-    if (spec.durability === undefined) {
+    let database: (() => string | undefined) | undefined;
+    if (spec.name === 'bare') {
       args = [join(context.repoRoot, 'bench', 'bare-server.ts'), '--port', String(port)];
+    } else if (spec.name === 'sqlite-floor') {
+      const file = join(dir, 'floor.db');
+      args = [
+        join(context.repoRoot, 'bench', 'sqlite-floor-server.ts'),
+        '--port',
+        String(port),
+        '--db',
+        file,
+      ];
+      database = () => (existsSync(file) ? file : undefined);
     } else {
       const configPath = join(dir, 'junction.yaml');
-      writeFileSync(configPath, junctionConfig(port, spec.durability));
+      writeFileSync(configPath, junctionConfig(port, spec.durability ?? 'normal'));
       const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
       // The built JavaScript, as `npm start` and the installed `junction` run it (`npm run bench`
       // builds it first).
       args = [...profile, join(context.repoRoot, 'dist', 'cli', 'main.js'), '--config', configPath, 'serve'];
+      database = () => findDatabase(join(dir, '.junction'));
     }
     say(`starting on ${baseUrl}`);
     server = await startServer({
@@ -356,12 +371,10 @@ async function measureTarget(context: BenchContext, spec: TargetSpec, round: num
       exit,
       ...(profileDir === undefined ? {} : { profileDir }),
     };
-    if (spec.durability !== undefined) {
-      const database = findDatabase(join(dir, '.junction'));
-      if (database === undefined) {
-        throw new BenchError(`no SQLite file under '${join(dir, '.junction')}' (expected junction.db)`);
-      }
-      const check = checkDurability(countStoredEvents(database), warmup, measured);
+    if (database !== undefined) {
+      const file = database();
+      if (file === undefined) throw new BenchError(`no SQLite file under '${dir}' after the server stopped`);
+      const check = checkDurability(countStoredEvents(file), warmup, measured);
       result = { ...result, durabilityCheck: check };
       say(`stored ${check.stored} events, wrk counted ${check.acknowledged} 2xx answers`);
       if (!check.ok) {
@@ -442,6 +455,29 @@ export function median(values: readonly number[]): number | undefined {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * The floor's events/s against the bare server's, and Junction normal's against the floor's, each
+ * taken within a round and then the median over rounds; undefined without a floor result.
+ */
+export function floorFigures(
+  targets: readonly TargetResult[],
+): { vsBare: number; junctionVsFloor: number | undefined; rounds: number } | undefined {
+  const floors = targets.filter((t) => t.name === 'sqlite-floor' && t.eventsPerSec !== undefined);
+  const vsBare = median(defined(floors.map((t) => t.ratioVsBare)));
+  if (vsBare === undefined) return undefined;
+  const junctionVsFloor = median(
+    defined(
+      floors.map((floor) => {
+        const junction = targets.find((t) => t.name === 'junction-normal' && t.round === floor.round);
+        return junction?.eventsPerSec === undefined || floor.eventsPerSec === 0
+          ? undefined
+          : junction.eventsPerSec / floor.eventsPerSec!;
+      }),
+    ),
+  );
+  return { vsBare, junctionVsFloor, rounds: floors.length };
+}
+
 /** Each target's events/s against the bare server's of the same round. */
 function withRatios(targets: readonly TargetResult[]): TargetResult[] {
   return targets.map((t) => {
@@ -497,7 +533,7 @@ export function formatIntakeReport(report: IntakeReport): string {
   );
 
   const durability = report.targets
-    .filter((t) => t.durability !== undefined)
+    .filter((t) => t.name !== 'bare')
     .map((t) => {
       const c = t.durabilityCheck;
       if (c === undefined)
@@ -511,6 +547,7 @@ export function formatIntakeReport(report: IntakeReport): string {
   const fulls = report.targets.filter((t) => t.name === 'junction-full' && t.measured !== undefined);
   const fullRatio = median(defined(fulls.map((t) => t.ratioVsBare)));
   const fullP99 = median(defined(fulls.map((t) => t.measured?.latency.p99Ms)));
+  const floor = floorFigures(report.targets);
   const rounds = settings.rounds ?? 1;
   const commands = report.targets
     .filter((t) => t.wrkCommand !== undefined)
@@ -527,7 +564,7 @@ export function formatIntakeReport(report: IntakeReport): string {
     ...(warning === undefined ? [] : [warning]),
     `load: wrk ${settings.threads} thread${settings.threads === 1 ? '' : 's'}, ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s measured per target, ` +
       `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request` +
-      (rounds > 1 ? `; ${rounds} rounds of the three targets, one after the other` : ''),
+      (rounds > 1 ? `; ${rounds} rounds of the targets, one after the other` : ''),
     '',
     table,
     '',
@@ -537,11 +574,21 @@ export function formatIntakeReport(report: IntakeReport): string {
     '(other well above 0 means the machine was shared and the numbers are noisy); iowait: time the cpus idled waiting for the disk;',
     'RSS: VmRSS after /readyz (idle), VmHWM after the load (peak).',
     '',
+    "sqlite floor: node:http, JSON.parse and a group-committed SQLite insert per event with the store's settings, nothing else;",
+    "the least work that keeps intake's promises (stored before the answer, deduplicated) on the event loop.",
+    '',
     'durability (events in SQLite after SIGTERM vs 2xx answers wrk counted; extra = stored but cut off before wrk saw the answer):',
     indent(durability.join('\n')),
     '',
     'targets:',
     indent(report.checks.map((c) => `${c.pass ? 'PASS' : 'MISS'}  ${c.name}: ${c.actual}`).join('\n')),
+    ...(floor === undefined
+      ? []
+      : [
+          indent(
+            `info  sqlite floor (not a target): ${formatRatio(floor.vsBare)} bare; junction normal does ${formatRatio(floor.junctionVsFloor)} the floor${floor.rounds > 1 ? ` (medians of ${floor.rounds} rounds)` : ''}`,
+          ),
+        ]),
     ...(fulls.length === 0
       ? []
       : [
@@ -619,7 +666,8 @@ export async function runIntake(context: BenchContext): Promise<IntakeReport> {
 
 export const intakeBenchmark: Benchmark = {
   name: 'intake',
-  description: 'events/s, latency and memory of POST /events next to a bare node:http server',
+  description:
+    'events/s, latency and memory of POST /events next to a bare node:http server and a minimal durable SQLite receiver',
   needsWrk: true,
   async run(context): Promise<BenchOutcome> {
     const report = await runIntake(context);

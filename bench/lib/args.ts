@@ -49,7 +49,7 @@ options:
   --cpu-prof            run Junction with --cpu-prof and keep the .cpuprofile files
   --events <n>          runner: sequential events for the start latency (default 500)
   --repeat <n>          runner: runs of each side of the steps comparison (default 3);
-                        intake: rounds of the three targets, checked on the medians (default 1)
+                        intake: rounds of the four targets, checked on the medians (default 1)
   --rate <n>            soak: events per second posted (default 200)
   --quick               smaller sizes and fewer rounds, for a smoke check
   -h, --help            show this help
