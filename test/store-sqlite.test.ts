@@ -404,13 +404,26 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     }
   });
 
-  void test('another process holding the write lock makes writes STORE_UNAVAILABLE (retryable)', async () => {
+  /** A migrated store on a fresh file, and a second connection that holds its write lock. */
+  async function withLockHeld(
+    busyTimeoutMs: number,
+    body: (store: ReturnType<typeof createSqliteStore>, other: DatabaseSync) => Promise<void>,
+  ): Promise<void> {
     const path = freshPath();
-    const store = createSqliteStore({ path, busyTimeoutMs: 50 });
+    const store = createSqliteStore({ path, busyTimeoutMs });
     await store.migrate();
     const other = new DatabaseSync(path);
     try {
       other.exec('BEGIN IMMEDIATE');
+      await body(store, other);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  }
+
+  void test('another process holding the write lock makes writes STORE_UNAVAILABLE (retryable)', () =>
+    withLockHeld(50, async (store, other) => {
       await assert.rejects(store.appendEvents(newEvents(1), 'topic'), (error) => {
         assert.ok(isJunctionError(error, 'STORE_UNAVAILABLE'), String(error));
         assert.equal(error.retryable, true);
@@ -420,24 +433,18 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       assert.equal((await store.listEvents({}, { limit: 1 })).items.length, 0);
       other.exec('ROLLBACK');
       assert.equal((await store.appendEvents(newEvents(1), 'topic')).length, 1);
-    } finally {
-      other.close();
-      await store.close();
-    }
-  });
+    }));
 
-  void test('a write waiting for another connection keeps the event loop running and the call order', async () => {
-    const path = freshPath();
-    const store = createSqliteStore({ path, busyTimeoutMs: 2000 });
-    await store.migrate();
-    const other = new DatabaseSync(path);
-    try {
-      other.exec('BEGIN IMMEDIATE');
+  void test('a write waiting for another connection keeps the event loop running and the call order', () =>
+    withLockHeld(2000, async (store, other) => {
       const [first] = newEvents(1, { type: 'test.first' });
       const [second] = newEvents(1, { type: 'test.second' });
+      const calledAt = performance.now();
       const firstWrite = store.appendEvents([first!], 'topic');
       const secondWrite = store.appendEvents([second!], 'topic');
-      // SQLite's own busy handler would sleep on this thread until the lock came free (never here).
+      // SQLite's own busy handler would sleep on this thread for the whole busy timeout (2 s).
+      const blockedMs = performance.now() - calledAt;
+      assert.ok(blockedMs < 200, `the calls held the event loop for ${blockedMs.toFixed(0)} ms`);
       let ticks = 0;
       const ticker = setInterval(() => (ticks += 1), 1);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -445,9 +452,12 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       assert.ok(ticks >= 10, `the event loop ran ${String(ticks)} timer ticks in 100 ms`);
       // Reads do not queue behind the waiting writes.
       assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 0);
+      const releasedAt = performance.now();
       other.exec('COMMIT');
       const [a] = await firstWrite;
       const [b] = await secondWrite;
+      const waitedMs = performance.now() - releasedAt;
+      assert.ok(waitedMs < 200, `the writes landed ${waitedMs.toFixed(0)} ms after the lock came free`);
       const stored = (await store.listEvents({}, { limit: 10, order: 'asc' })).items;
       assert.deepEqual(
         stored.map((event) => [event.id, event.event.type]),
@@ -456,31 +466,21 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
           [b!.id, 'test.second'],
         ],
       );
-    } finally {
-      other.close();
-      await store.close();
-    }
-  });
+    }));
 
-  void test('close() lets writes waiting for the lock finish first', async () => {
-    const path = freshPath();
-    const store = createSqliteStore({ path, busyTimeoutMs: 2000 });
-    await store.migrate();
-    const other = new DatabaseSync(path);
-    try {
-      other.exec('BEGIN IMMEDIATE');
+  void test('close() lets writes waiting for the lock finish first', () =>
+    withLockHeld(2000, async (store, other) => {
       const write = store.appendEvents(newEvents(1), 'topic');
       const closing = store.close();
       await new Promise((resolve) => setTimeout(resolve, 30));
+      const releasedAt = performance.now();
       other.exec('ROLLBACK');
       assert.equal((await write)[0]?.duplicate, false);
+      assert.ok(performance.now() - releasedAt < 200, 'the write landed soon after the lock came free');
       await closing;
       const row = other.prepare('SELECT count(*) AS n FROM events').get();
       assert.equal(row?.['n'], 1);
-    } finally {
-      other.close();
-    }
-  });
+    }));
 
   void test('a closed store is not retryable', async () => {
     const store = await openStore('sqlite::memory:');

@@ -261,13 +261,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return result;
   }
 
-  let noWait: StatementSync | undefined;
-  let wait: StatementSync | undefined;
-  /** BEGIN IMMEDIATE without SQLite's busy handler; false when another connection writes. */
+  const restoreBusyTimeout = `PRAGMA busy_timeout = ${String(busyTimeoutMs)}`;
+  /**
+   * BEGIN IMMEDIATE without SQLite's busy handler; false when another connection writes. (A
+   * `busy_timeout` PRAGMA takes effect when it is compiled, so a prepared one cannot be reused.)
+   */
   function begin(): boolean {
-    noWait ??= db.prepare('PRAGMA busy_timeout = 0');
-    wait ??= db.prepare(`PRAGMA busy_timeout = ${String(busyTimeoutMs)}`);
-    noWait.get();
+    db.exec('PRAGMA busy_timeout = 0');
     try {
       db.exec('BEGIN IMMEDIATE');
       return true;
@@ -275,7 +275,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (primaryCode(error) === SQLITE_BUSY) return false;
       throw error;
     } finally {
-      wait.get();
+      db.exec(restoreBusyTimeout);
     }
   }
 
