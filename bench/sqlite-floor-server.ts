@@ -7,7 +7,9 @@
  * Per `POST /events`: read the body, `JSON.parse` it, queue it; at the next turn of the event
  * loop every queued event is inserted in one `BEGIN IMMEDIATE … COMMIT` (group commit) into a
  * table with the two unique keys intake needs (the event id, and source + id for dedupe), then
- * each request is answered 202 with the stored id (200 for a duplicate). What it leaves out, and
+ * each request is answered 202 with the stored id (200 for a duplicate). The id is a UUIDv7, as
+ * Junction's: time-ordered, so its index grows at one end. (A random id, UUIDv4, lands on a
+ * different index page for every event and costs far more per event; see decision 0012.) What it leaves out, and
  * Junction does: validation, authentication, the outbox and its relay, the event log's other
  * indexes, metrics, logging, routing.
  *
@@ -18,10 +20,10 @@
  * Usage: node bench/sqlite-floor-server.ts --port <port> --db <file> [--host 127.0.0.1]
  * `GET /readyz` answers 200. Ends on SIGTERM or SIGINT after the last commit.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
+import { uuidv7 } from '../src/events/ids.ts';
 import { createCheckpointer } from '../src/store/sqlite/checkpointer.ts';
 
 const { values } = parseArgs({
@@ -90,7 +92,7 @@ function commit(): void {
   const batch = queue;
   queue = [];
   const answers = batch.map((waiting) => {
-    const id = randomUUID();
+    const id = uuidv7();
     const inserted = insert.run(id, waiting.dedupeKey, waiting.body).changes > 0;
     return { id, inserted };
   });
