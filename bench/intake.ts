@@ -198,6 +198,8 @@ export interface IntakeReport {
     readonly threads: number;
     readonly timeoutSeconds: number;
     readonly bodyBytes: number;
+    /** How event ids are made: a run tag and a counter (`ascending`), or with a random part. */
+    readonly ids?: 'ascending' | 'random';
   };
   readonly targets: readonly TargetResult[];
   readonly checks: readonly TargetCheck[];
@@ -273,7 +275,7 @@ function wrkRun(
     durationSeconds,
     timeoutSeconds: WRK_TIMEOUT_SECONDS,
     script,
-    scriptArgs: [tag, String(BODY_BYTES)],
+    scriptArgs: [tag, String(BODY_BYTES), context.options.randomIds === true ? 'random' : 'ascending'],
   };
 }
 
@@ -564,6 +566,7 @@ export function formatIntakeReport(report: IntakeReport): string {
     ...(warning === undefined ? [] : [warning]),
     `load: wrk ${settings.threads} thread${settings.threads === 1 ? '' : 's'}, ${settings.connections} connections, ${settings.warmupSeconds}s warm-up + ${settings.durationSeconds}s measured per target, ` +
       `POST /events with a ~${settings.bodyBytes} B structured CloudEvent, unique id per request` +
+      (settings.ids === 'random' ? ' with a random part (--random-ids)' : ', ascending') +
       (rounds > 1 ? `; ${rounds} rounds of the targets, one after the other` : ''),
     '',
     table,
@@ -655,6 +658,7 @@ export async function runIntake(context: BenchContext): Promise<IntakeReport> {
       threads: options.threads,
       timeoutSeconds: WRK_TIMEOUT_SECONDS,
       bodyBytes: BODY_BYTES,
+      ids: options.randomIds === true ? 'random' : 'ascending',
     },
     targets,
     checks: evaluateTargets(targets),

@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly rate?: number;
   /** Smaller sizes and fewer rounds: a smoke check, not numbers to quote. Absent means false. */
   readonly quick?: boolean;
+  /** intake: event ids with a random part, as senders that use UUIDs send them. */
+  readonly randomIds?: boolean;
   readonly help: boolean;
 }
 
@@ -52,6 +54,7 @@ options:
                         intake: rounds of the four targets, checked on the medians (default 1)
   --rate <n>            soak: events per second posted (default 200)
   --quick               smaller sizes and fewer rounds, for a smoke check
+  --random-ids          intake: a random part in every event id, as UUIDs have (default: ids ascend)
   -h, --help            show this help
 `;
 
@@ -93,6 +96,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         repeat: { type: 'string' },
         rate: { type: 'string' },
         quick: { type: 'boolean', default: false },
+        'random-ids': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -124,6 +128,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     ...(values.repeat === undefined ? {} : { repeat: parsePositiveInt(values.repeat, '--repeat') }),
     ...(values.rate === undefined ? {} : { rate: parsePositiveInt(values.rate, '--rate') }),
     ...(values.quick ? { quick: true } : {}),
+    ...(values['random-ids'] ? { randomIds: true } : {}),
     help: values.help,
   };
   if (options.threads > options.connections) {

@@ -143,8 +143,10 @@ void describe('bench arguments', { timeout: 30_000 }, () => {
       '--json',
       '--warmup',
       '0',
+      '--random-ids',
     ]);
     assert.deepEqual(options.names, ['intake']);
+    assert.equal(options.randomIds, true);
     assert.equal(options.durationSeconds, 60);
     assert.equal(options.warmupSeconds, 0);
     assert.equal(options.connections, 32);

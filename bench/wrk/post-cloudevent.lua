@@ -2,7 +2,10 @@
 -- 2 KB with an id that no other request of the run repeats (run tag, thread number, counter), so
 -- the server has to store every event instead of answering cheap duplicates.
 --
--- Usage: wrk ... -s post-cloudevent.lua <url> -- <run-tag> [body-bytes]
+-- Usage: wrk ... -s post-cloudevent.lua <url> -- <run-tag> [body-bytes] [ascending|random]
+-- Ids ascend by default (run tag, thread, counter). With `random` a random hex part follows the run
+-- tag, so ids sort in no particular order, as UUIDs do: every insert lands on another page of the
+-- server's dedupe index.
 -- done() prints one line for the harness to parse:
 --   BENCH_STATUS {"2xx":N,"non2xx":N,"statuses":{"202":N,...}}
 
@@ -19,6 +22,7 @@ end
 local run_tag
 local target_bytes
 local counter = 0
+local random_ids = false
 local padding = ""
 ok_count = 0
 bad_count = 0
@@ -37,8 +41,11 @@ end
 function init(args)
   run_tag = args[1] or "run"
   target_bytes = tonumber(args[2] or "2048")
+  random_ids = args[3] == "random"
+  math.randomseed(os.time() * 1000 + thread_no)
   -- Size the padding once so that the whole body is about target_bytes long.
-  local sample = body_for(run_tag .. "-" .. thread_no .. "-" .. 1000000, "2026-01-01T00:00:00Z", "")
+  local random_part = random_ids and "0123456789abcdef-" or ""
+  local sample = body_for(run_tag .. "-" .. random_part .. thread_no .. "-" .. 1000000, "2026-01-01T00:00:00Z", "")
   local need = target_bytes - #sample
   if need < 0 then need = 0 end
   padding = string.rep("x", need)
@@ -47,6 +54,10 @@ end
 function request()
   counter = counter + 1
   local id = run_tag .. "-" .. thread_no .. "-" .. counter
+  if random_ids then
+    id = run_tag .. "-" .. string.format("%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+      .. "-" .. thread_no .. "-" .. counter
+  end
   local body = body_for(id, os.date("!%Y-%m-%dT%H:%M:%SZ"), padding)
   return wrk.format("POST", nil, headers, body)
 end
