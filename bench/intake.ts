@@ -5,11 +5,12 @@
  *
  * Four targets run one after the other, each on a fresh free loopback port: the bare server, the
  * SQLite floor (bench/sqlite-floor-server.ts: parse and store each event durably, nothing else),
- * Junction with `store.durability: normal`, Junction with `store.durability: full` (each
- * storing server on a fresh data dir). Per target: start, wait for /readyz, read idle RSS, a wrk warm-up run, the
- * measured wrk run (CPU time of the server sampled around it), peak RSS, SIGTERM. For the storing
- * servers the stored events are then counted in their SQLite file (opened read-only after the process exited)
- * and compared with the 2xx answers wrk counted: fewer stored than acknowledged is a failure.
+ * Junction with `store.durability: normal`, Junction with `store.durability: full` (each storing
+ * server on a fresh data dir). Per target: start, wait for /readyz, read idle RSS, a wrk warm-up
+ * run, the measured wrk run (CPU time of the server sampled around it), peak RSS, SIGTERM. For the
+ * storing servers the stored events are then counted in their SQLite file (opened read-only after
+ * the process exited) and compared with the 2xx answers wrk counted: fewer stored than
+ * acknowledged is a failure.
  *
  * What callers may assume: `run` never throws for a target that fails; the failure is in that
  * target's `error` and makes the outcome `failed`. Targets missed are reported, not failures.
@@ -469,24 +470,29 @@ export function floorFigures(
   if (vsBare === undefined) return undefined;
   const junctionVsFloor = median(
     defined(
-      floors.map((floor) => {
-        const junction = targets.find((t) => t.name === 'junction-normal' && t.round === floor.round);
-        return junction?.eventsPerSec === undefined || floor.eventsPerSec === 0
-          ? undefined
-          : junction.eventsPerSec / floor.eventsPerSec!;
-      }),
+      targets.filter((t) => t.name === 'junction-normal').map((t) => rateAgainst(targets, t, 'sqlite-floor')),
     ),
   );
   return { vsBare, junctionVsFloor, rounds: floors.length };
 }
 
+/** `target`'s events/s divided by those of the `other` target of the same round, when both ran. */
+function rateAgainst(
+  targets: readonly TargetResult[],
+  target: TargetResult,
+  other: TargetResult['name'],
+): number | undefined {
+  const otherRate = targets.find((t) => t.name === other && t.round === target.round)?.eventsPerSec;
+  return target.eventsPerSec === undefined || otherRate === undefined || otherRate === 0
+    ? undefined
+    : target.eventsPerSec / otherRate;
+}
+
 /** Each target's events/s against the bare server's of the same round. */
 function withRatios(targets: readonly TargetResult[]): TargetResult[] {
   return targets.map((t) => {
-    const bareRate = targets.find((b) => b.name === 'bare' && b.round === t.round)?.eventsPerSec;
-    return t.eventsPerSec === undefined || bareRate === undefined || bareRate === 0
-      ? t
-      : { ...t, ratioVsBare: t.eventsPerSec / bareRate };
+    const ratioVsBare = rateAgainst(targets, t, 'bare');
+    return ratioVsBare === undefined ? t : { ...t, ratioVsBare };
   });
 }
 

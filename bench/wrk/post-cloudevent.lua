@@ -53,11 +53,11 @@ end
 
 function request()
   counter = counter + 1
-  local id = run_tag .. "-" .. thread_no .. "-" .. counter
+  local random_part = ""
   if random_ids then
-    id = run_tag .. "-" .. string.format("%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
-      .. "-" .. thread_no .. "-" .. counter
+    random_part = string.format("%08x%08x-", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
   end
+  local id = run_tag .. "-" .. random_part .. thread_no .. "-" .. counter
   local body = body_for(id, os.date("!%Y-%m-%dT%H:%M:%SZ"), padding)
   return wrk.format("POST", nil, headers, body)
 end
