@@ -91,8 +91,9 @@ describe('POST /hooks/github', { timeout: 60_000 }, () => {
     return t.post(path, typeof body === 'string' ? body : new Uint8Array(body), defined);
   }
 
+  /** Events stored from the hook; the pipelines' own run events land beside them at any time. */
   async function storedCount(): Promise<number> {
-    const { body } = await t.get('/api/v1/events?limit=100');
+    const { body } = await t.get('/api/v1/events?limit=100&receiver=github');
     return (body.items as unknown[]).length;
   }
 

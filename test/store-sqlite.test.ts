@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -24,6 +24,7 @@ import {
 import { runStoreContract } from './conformance/store.ts';
 import { consecutiveRuns } from '../src/store/sqlite/sqlite-store.ts';
 import { createCheckpointer } from '../src/store/sqlite/checkpointer.ts';
+import { createAppendThread } from '../src/store/sqlite/append-thread.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'junction-store-sqlite-'));
 after(() => {
@@ -68,6 +69,18 @@ function rejectsWith(code: ErrorCode): (error: unknown) => boolean {
 runStoreContract('sqlite file', () => {
   const path = freshPath();
   const store = createSqliteStore({ path });
+  return Promise.resolve({
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(path, { force: true });
+    },
+  });
+});
+
+runStoreContract('sqlite file, appends on the event loop', () => {
+  const path = freshPath();
+  const store = createSqliteStore({ path, appendThread: false });
   return Promise.resolve({
     store,
     async cleanup() {
@@ -281,6 +294,134 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  void test('appends run on the append thread while it lives; the event loop keeps its own writes', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path, appendThreadIdleMs: 200 });
+    const memory = createSqliteStore({ path: ':memory:' });
+    const onLoop = createSqliteStore({ path: freshPath(), appendThread: false });
+    try {
+      await Promise.all([store.migrate(), memory.migrate(), onLoop.migrate()]);
+      assert.equal(store.isAppendThreadRunning(), false, 'no thread before the first append');
+      assert.equal(store.appendsOffEventLoop?.(), true);
+      assert.equal(memory.appendsOffEventLoop?.(), false, 'a :memory: database cannot be shared');
+      assert.equal(onLoop.appendsOffEventLoop?.(), false);
+      await onLoop.appendEvents(newEvents(1), 'topic');
+      assert.equal(onLoop.isAppendThreadRunning(), false);
+
+      const [stored] = await store.appendEvents(newEvents(1, { subject: 'on-thread' }), 'topic');
+      assert.equal(store.isAppendThreadRunning(), true, 'the first append starts it');
+      const event = await store.getEvent(stored!.id);
+      assert.equal(event?.event.subject, 'on-thread', 'the event loop reads what the thread committed');
+      // The outbox entry is marked on the thread too, and the event loop sees it.
+      await store.markOutboxPublished([stored!.outbox!.seq]);
+      assert.deepEqual(await store.pendingOutbox(10), []);
+
+      const startedAt = performance.now();
+      while (store.isAppendThreadRunning()) {
+        assert.ok(performance.now() - startedAt < 5000, 'the idle thread stops');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // The next append starts a thread again.
+      const [again] = await store.appendEvents(newEvents(1), 'topic');
+      assert.equal(again!.duplicate, false);
+      assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 2);
+    } finally {
+      await Promise.all([store.close(), memory.close(), onLoop.close()]);
+    }
+  });
+
+  void test('appends handed over before the last committed settle in call order, with the writes queued between them', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path });
+    try {
+      await store.migrate();
+      const batches = Array.from({ length: 6 }, (_, n) => newEvents(50, { type: `test.batch${String(n)}` }));
+      // A repeated dedupe key, one batch later: reported as a duplicate of the first.
+      const repeated = { ...batches[0]![0]!, receiver: 'again' };
+      const writes = batches.map((batch, n) =>
+        store.appendEvents(n === 1 ? [...batch, repeated] : batch, 'topic'),
+      );
+      const settled: (number | string)[] = [];
+      // A write of the event loop's own, called while the batches are on the thread, waits its turn.
+      const token = store
+        .createToken({
+          id: 'tok-between',
+          name: 'between',
+          scopes: ['read'],
+          hash: 'h'.repeat(64),
+          createdAt: new Date().toISOString(),
+        })
+        .then(() => settled.push('token'));
+      const last = store.appendEvents(newEvents(1), 'topic').then(() => settled.push('after'));
+      await Promise.all([...writes.map((write, n) => write.then(() => settled.push(n))), token, last]);
+      assert.deepEqual(settled, [0, 1, 2, 3, 4, 5, 'token', 'after']);
+      const results = await Promise.all(writes);
+      const seqs = results.flatMap((batch) =>
+        batch.flatMap((r) => (r.outbox === undefined ? [] : [r.outbox.event.seq])),
+      );
+      assert.equal(seqs.length, 300, 'every new event has its outbox entry');
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        'seqs ascend in call order',
+      );
+      const duplicate = results[1]!.at(-1)!;
+      assert.deepEqual(duplicate, { id: results[0]![0]!.id, duplicate: true });
+      const listed = (await store.listEvents({}, { limit: 500, order: 'asc' })).items;
+      assert.deepEqual(
+        listed.slice(0, 300).map((e) => e.id),
+        results.flatMap((batch) => batch.filter((r) => !r.duplicate).map((r) => r.id)),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  void test('a store whose append thread cannot open the file writes on the event loop from then on', async () => {
+    const dir = mkdtempSync(join(root, 'moved-'));
+    const path = join(dir, 'junction.db');
+    const store = createSqliteStore({ path });
+    try {
+      await store.migrate();
+      // The store's own connection keeps its open files; a new connection finds no folder.
+      renameSync(dir, `${dir}-moved`);
+      await assert.rejects(store.appendEvents(newEvents(1), 'topic'), rejectsWith('STORE_UNAVAILABLE'));
+      assert.equal(store.appendsOffEventLoop?.(), false);
+      const [stored] = await store.appendEvents(newEvents(1, { subject: 'on-loop' }), 'topic');
+      assert.equal((await store.getEvent(stored!.id))?.event.subject, 'on-loop');
+      assert.equal(
+        (await store.listEvents({}, { limit: 10 })).items.length,
+        1,
+        'the failed batch stored nothing',
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  void test('the append thread refuses batches after close and rejects what a dead thread had in flight', async () => {
+    const thread = createAppendThread({
+      path: join(root, 'no-such-folder', 'junction.db'),
+      pragmas: [],
+      busyTimeoutMs: 100,
+      sql: {
+        insertEvent: 'SELECT 1',
+        findByDedupeKey: 'SELECT 1',
+        insertOutbox: 'SELECT 1',
+        markPublished: 'SELECT 1',
+      },
+      dedupeKeyParam: 1,
+      receivedAtParam: 7,
+    });
+    const first = thread.append([['a']], 'topic');
+    const second = thread.markPublished('2026-01-01T00:00:00.000Z', [[1, 2]]);
+    await assert.rejects(first, /unable to open|cannot open/i);
+    await assert.rejects(second, /unable to open|cannot open/i);
+    assert.equal(thread.available(), false);
+    await assert.rejects(thread.append([['b']], 'topic'), /not available/);
+    await thread.close();
   });
 
   void test('the default durability is normal', async () => {

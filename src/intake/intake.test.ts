@@ -1,4 +1,7 @@
 import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { openStore, type Store } from '../store/index.ts';
 import { JunctionError, isJunctionError } from '../errors/index.ts';
@@ -26,7 +29,74 @@ function slowed(store: Store, delayMs: number): Store & { commits: number } {
   return wrapper;
 }
 
+/** A real store that records the size of each write handed to it and the most in flight at once. */
+function watched(store: Store): Store & { sizes: number[]; maxInFlight: number } {
+  const wrapper = Object.create(store) as Store & { sizes: number[]; maxInFlight: number };
+  wrapper.sizes = [];
+  wrapper.maxInFlight = 0;
+  let inFlight = 0;
+  wrapper.appendEvents = async (events, topic) => {
+    wrapper.sizes.push(events.length);
+    inFlight += 1;
+    wrapper.maxInFlight = Math.max(wrapper.maxInFlight, inFlight);
+    try {
+      return await store.appendEvents(events, topic);
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  return wrapper;
+}
+
 describe('intake', { timeout: 20_000 }, () => {
+  test('with a store that commits off the event loop, full batches go at once, two in flight, answered in commit order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-intake-'));
+    const file = await openStore(`sqlite:${join(dir, 'junction.db')}`);
+    const memory = await openStore('sqlite::memory:');
+    try {
+      for (const [real, offLoop] of [
+        [file, true],
+        [memory, false],
+      ] as const) {
+        assert.equal(real.appendsOffEventLoop?.() ?? false, offLoop);
+        const store = watched(real);
+        const told: number[] = [];
+        const intake = createIntake({
+          store,
+          eagerBatchEvents: 10,
+          onStored: (entries) => told.push(...(entries ?? []).map((entry) => entry.event.seq)),
+        });
+        const answered: number[] = [];
+        const submissions = Array.from({ length: 100 }, (_, i) =>
+          intake.submit('events', [event()]).then((results) => {
+            answered.push(i);
+            return results[0]!;
+          }),
+        );
+        const results = await Promise.all(submissions);
+        await intake.close();
+        assert.deepEqual(
+          answered,
+          [...answered].sort((a, b) => a - b),
+          'callers are answered in submission order',
+        );
+        const seqs = results.map((result) => result.outbox!.event.seq);
+        assert.deepEqual(told, seqs, 'the relay hears of every event, in commit order');
+        if (offLoop) {
+          assert.equal(store.sizes[0], 10, `the first write started at 10 events: ${store.sizes.join(', ')}`);
+          assert.equal(store.maxInFlight, 2);
+        } else {
+          assert.deepEqual(store.sizes, [100], 'one write at the end of the turn');
+          assert.equal(store.maxInFlight, 1);
+        }
+      }
+    } finally {
+      await file.close();
+      await memory.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('submissions arriving during a write are committed together (group commit)', async () => {
     const store = slowed(await openStore('sqlite::memory:', {}), 30);
     const intake = createIntake({ store });

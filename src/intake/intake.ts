@@ -6,7 +6,10 @@
  *
  * Group commit: submissions that arrive while the store is busy are written together in one
  * transaction, so throughput does not pay one commit per request. One write is in flight at a
- * time; everything queued meanwhile goes into the next.
+ * time; everything queued meanwhile goes into the next. With a store that commits off the event
+ * loop (`Store.appendsOffEventLoop`), two writes are in flight and a write starts as soon as
+ * `eagerBatchEvents` events wait, so the store commits one batch while the event loop reads and
+ * parses the next. Callers are answered, and the relay told, in commit order either way.
  *
  * Backpressure: at most `maxPendingEvents` events wait for a write; beyond that `submit` rejects
  * with `INTAKE_OVERLOADED` (503 with Retry-After) instead of growing memory. After `close()` it
@@ -33,6 +36,12 @@ export interface IntakeOptions {
   readonly maxBatchWaitMs?: number;
   /** Most events written in one transaction. Default 1000. */
   readonly maxEventsPerCommit?: number;
+  /**
+   * With a store that commits off the event loop: events waiting after which a write starts at
+   * once rather than at the end of the event loop's turn, while fewer than two are in flight.
+   * Default 32.
+   */
+  readonly eagerBatchEvents?: number;
   /** Checks `data` against the schema registered for the event's type; throws `EVENT_DATA_INVALID`. */
   readonly validateData?: (event: CloudEvent) => void;
   readonly metrics?: IntakeMetrics;
@@ -73,6 +82,8 @@ interface Waiting {
 export const RESERVED_SOURCE_PREFIX = '/junction/';
 /** Receivers of Junction's own events: `emit` steps and result events, the schedule ticker. */
 const INTERNAL_RECEIVERS: ReadonlySet<string> = new Set(['junction', 'schedule']);
+/** Writes in flight with a store that commits off the event loop: one committing, one handed over. */
+const OFF_LOOP_WRITES = 2;
 
 export function createIntake(options: IntakeOptions): Intake {
   const { store, metrics } = options;
@@ -80,15 +91,20 @@ export function createIntake(options: IntakeOptions): Intake {
   const maxPending = options.maxPendingEvents ?? 10_000;
   const maxPerCommit = options.maxEventsPerCommit ?? 1000;
   const batchWaitMs = options.maxBatchWaitMs ?? 0;
+  const eagerBatch = Math.max(1, options.eagerBatchEvents ?? 32);
   const queue: Waiting[] = [];
+  /** Events accepted and not yet committed or failed; of those, the ones still in `queue`. */
   let pendingEvents = 0;
-  let writing = false;
+  let queuedEvents = 0;
+  /** Writes handed to the store and not settled yet. */
+  let writing = 0;
+  const maxWriting = (): number => (store.appendsOffEventLoop?.() === true ? OFF_LOOP_WRITES : 1);
   let scheduled = false;
   let closed = false;
   let idle: (() => void) | undefined;
 
   const schedule = (): void => {
-    if (scheduled || writing || queue.length === 0) return;
+    if (scheduled || writing >= maxWriting() || queue.length === 0) return;
     scheduled = true;
     const run = (): void => {
       scheduled = false;
@@ -99,8 +115,8 @@ export function createIntake(options: IntakeOptions): Intake {
   };
 
   async function writeNext(): Promise<void> {
-    if (writing || queue.length === 0) return;
-    writing = true;
+    if (writing >= maxWriting() || queue.length === 0) return;
+    writing += 1;
     const batch: Waiting[] = [];
     let count = 0;
     while (queue.length > 0 && (batch.length === 0 || count + queue[0]!.events.length <= maxPerCommit)) {
@@ -108,6 +124,7 @@ export function createIntake(options: IntakeOptions): Intake {
       batch.push(next);
       count += next.events.length;
     }
+    queuedEvents -= count;
     const all = batch.flatMap((w) => w.events);
     try {
       const results = await store.appendEvents(all, topic);
@@ -132,11 +149,14 @@ export function createIntake(options: IntakeOptions): Intake {
         ? error
         : new JunctionError('STORE_UNAVAILABLE', 'the store did not take the events', { cause: error });
       for (const waiting of batch) waiting.reject(failure);
+      // A store that commits on another thread may have committed a batch that it reports failed
+      // (the thread died after COMMIT): the relay reads the store rather than trust what it holds.
+      if (store.appendsOffEventLoop !== undefined) options.onStored?.(undefined);
     } finally {
       pendingEvents -= count;
-      writing = false;
+      writing -= 1;
       if (queue.length > 0) schedule();
-      else idle?.();
+      else if (writing === 0) idle?.();
     }
   }
 
@@ -212,13 +232,16 @@ export function createIntake(options: IntakeOptions): Intake {
       pendingEvents += newEvents.length;
       return await new Promise<AppendResult[]>((resolve, reject) => {
         queue.push({ receiver, events: newEvents, startedAt, resolve, reject });
-        schedule();
+        queuedEvents += newEvents.length;
+        const eager = queuedEvents >= eagerBatch && store.appendsOffEventLoop?.() === true;
+        if (eager && writing < OFF_LOOP_WRITES) void writeNext();
+        else schedule();
       });
     },
     pending: () => pendingEvents,
     async close() {
       closed = true;
-      if (queue.length === 0 && !writing) return;
+      if (queue.length === 0 && writing === 0) return;
       await new Promise<void>((resolve) => {
         idle = resolve;
         schedule();

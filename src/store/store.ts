@@ -445,6 +445,13 @@ export interface Store {
    * batch is stored once and reported as a duplicate the second time.
    */
   appendEvents(events: readonly NewEvent[], topic: string): Promise<AppendResult[]>;
+  /**
+   * Whether `appendEvents` commits off the event loop now (the embedded store's append thread).
+   * Intake then hands over a batch as soon as it fills and keeps two in flight, so that one batch
+   * is committed while the next is read and parsed. A store that commits on the event loop gains
+   * nothing from that and leaves this out.
+   */
+  appendsOffEventLoop?(): boolean;
   getEvent(id: string): Promise<StoredEvent | undefined>;
   listEvents(filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>>;
 

@@ -46,6 +46,7 @@ import { deadLetterMethods, insertDeadLetter } from './dead-letters.ts';
 import { runStateMethods, toRun } from './run-state.ts';
 import { linkMethods } from './links.ts';
 import { createCheckpointer } from './checkpointer.ts';
+import { createAppendThread, type AppendOutcome, type AppendThread } from './append-thread.ts';
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:` for a private in-memory database (tests). */
@@ -57,6 +58,13 @@ export interface SqliteStoreOptions {
   readonly deadLetterCap?: number;
   /** How long without a write before the WAL checkpoint thread stops (checkpointer.ts); default 30 s. */
   readonly checkpointIdleMs?: number;
+  /**
+   * Whether `appendEvents` commits on a thread of its own (append-thread.ts) rather than on the
+   * event loop; default true for a file, always false for `:memory:`.
+   */
+  readonly appendThread?: boolean;
+  /** How long without an append before the append thread stops (append-thread.ts); default 30 s. */
+  readonly appendThreadIdleMs?: number;
 }
 
 /** The connection settings in effect, read back from SQLite (for tests and diagnostics). */
@@ -76,6 +84,8 @@ export interface SqliteStore extends Store {
   settings(): Promise<SqliteSettings>;
   /** Whether the WAL checkpoint thread runs now: from the first write until the store idles. */
   isCheckpointing(): boolean;
+  /** Whether the append thread runs now: from the first append until the store idles. */
+  isAppendThreadRunning(): boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -161,6 +171,28 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       : createCheckpointer(db, path, {
           ...(options.checkpointIdleMs === undefined ? {} : { idleMs: options.checkpointIdleMs }),
         });
+  const appendThread =
+    path === ':memory:' || options.appendThread === false
+      ? undefined
+      : createAppendThread({
+          path,
+          busyTimeoutMs,
+          pragmas: [
+            `PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`,
+            // The checkpoint thread copies the WAL; a commit never does (checkpointer.ts).
+            'PRAGMA wal_autocheckpoint = 0',
+            ...TUNING,
+          ],
+          sql: {
+            insertEvent: STATEMENTS.insertEvent,
+            findByDedupeKey: STATEMENTS.findByDedupeKey,
+            insertOutbox: STATEMENTS.insertOutbox,
+            markPublished: STATEMENTS.markPublished,
+          },
+          dedupeKeyParam: DEDUPE_KEY_PARAM,
+          receivedAtParam: RECEIVED_AT_PARAM,
+          idleMs: options.appendThreadIdleMs,
+        });
   let closed = false;
   let statements: Record<StatementName, StatementSync> | undefined;
   const listStatements = new Map<string, StatementSync>();
@@ -185,7 +217,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
    */
   function write<T>(operation: string, fn: () => T): Promise<T> {
     if (closed) return Promise.reject(closedError());
-    if (lockWaiters.length === 0) {
+    if (lockWaiters.length === 0 && elsewhere === 0) {
       try {
         const attempt = tryWrite(fn);
         if (attempt !== BUSY) return Promise.resolve(attempt);
@@ -195,20 +227,67 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     }
     return new Promise<T>((resolve, reject) => {
       lockWaiters.push({ operation, fn, resolve, reject, deadline: performance.now() + busyTimeoutMs });
-      if (lockWaiters.length === 1) scheduleLockRetry();
+      if (lockWaiters.length === 1 && elsewhere === 0) scheduleLockRetry();
+    });
+  }
+
+  /**
+   * A write that runs on the append thread: `start` posts it and settles when it has committed or
+   * rolled back. It takes its turn in the same queue as the writes on the event loop, and none of
+   * those starts while it runs, so the two connections never wait for each other's lock. Writes on
+   * the thread that follow each other in the queue are handed over together: the thread commits
+   * them in order while the event loop goes on.
+   */
+  function writeElsewhere<T>(operation: string, start: () => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(closedError());
+    return new Promise<T>((resolve, reject) => {
+      lockWaiters.push({ operation, elsewhere: start, resolve, reject, deadline: Infinity });
+      if (lockWaiters.length === 1) retryLockWaiters();
+    });
+  }
+
+  /**
+   * A write that runs on the append thread when there is one, else `here` on the event loop. If
+   * the thread fails while the write waits for its turn, `here` runs in that turn instead.
+   */
+  function writeOnThread<T>(
+    operation: string,
+    onThread: (thread: AppendThread) => Promise<T>,
+    here: () => T,
+  ): Promise<T> {
+    const thread = appendThread;
+    if (thread?.available() !== true) return write(operation, here);
+    return writeElsewhere(operation, async () => {
+      if (thread.available()) {
+        const result = await onThread(thread);
+        checkpointer?.wrote();
+        return result;
+      }
+      const attempt = tryWrite(here);
+      if (attempt !== BUSY) return attempt;
+      throw new JunctionError(
+        'STORE_UNAVAILABLE',
+        `sqlite store is busy during ${operation}: another connection holds the write lock; try again`,
+      );
     });
   }
 
   interface LockWaiter {
     readonly operation: string;
-    readonly fn: () => unknown;
+    readonly fn?: () => unknown;
+    readonly elsewhere?: () => Promise<unknown>;
     readonly resolve: (value: never) => void;
     readonly reject: (error: unknown) => void;
     readonly deadline: number;
   }
-  /** Writes that found the write lock held by another connection, in call order. */
+  /**
+   * Writes waiting for their turn, in call order: behind a write on the append thread, or because
+   * another connection held the write lock.
+   */
   const lockWaiters: LockWaiter[] = [];
   let lockWaitersDone: (() => void) | undefined;
+  /** Writes on the append thread in flight. */
+  let elsewhere = 0;
 
   function scheduleLockRetry(): void {
     setTimeout(retryLockWaiters, LOCK_RETRY_MS);
@@ -217,8 +296,28 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function retryLockWaiters(): void {
     while (lockWaiters.length > 0) {
       const waiter = lockWaiters[0]!;
+      if (waiter.elsewhere !== undefined) {
+        lockWaiters.shift();
+        elsewhere += 1;
+        const settle = (): void => {
+          elsewhere -= 1;
+          if (elsewhere === 0) retryLockWaiters();
+        };
+        waiter.elsewhere().then(
+          (value) => {
+            waiter.resolve(value as never);
+            settle();
+          },
+          (error: unknown) => {
+            waiter.reject(mapError(error, waiter.operation));
+            settle();
+          },
+        );
+        continue;
+      }
+      if (elsewhere > 0) return;
       try {
-        const attempt = tryWrite(waiter.fn);
+        const attempt = tryWrite(waiter.fn!);
         if (attempt === BUSY) {
           if (performance.now() < waiter.deadline) {
             scheduleLockRetry();
@@ -240,7 +339,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         waiter.reject(mapError(error, waiter.operation));
       }
     }
-    lockWaitersDone?.();
+    if (lockWaiters.length === 0 && elsewhere === 0) lockWaitersDone?.();
   }
 
   /** One attempt: BUSY when another connection holds the write lock, else `fn`'s result. */
@@ -303,6 +402,23 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     checkpointer.wrote();
   }
 
+  /** Inserts `appendEvents`' rows on this connection; runs inside a write transaction. */
+  function insertRows(events: readonly NewEvent[], rows: SQLInputValue[][], topic: string): AppendResult[] {
+    const insertEvent = stmt('insertEvent');
+    const insertOutbox = stmt('insertOutbox');
+    const findByDedupeKey = stmt('findByDedupeKey');
+    return rows.map((params, i) => {
+      const inserted = insertEvent.run(...params);
+      if (inserted.changes === 0) {
+        const existing = findByDedupeKey.get(params[DEDUPE_KEY_PARAM]!);
+        return appendResult(events[i]!, params, topic, text(existing, 'id'));
+      }
+      const outbox = insertOutbox.run(params[0]!, topic, params[RECEIVED_AT_PARAM]!);
+      const seqs = [Number(inserted.lastInsertRowid), Number(outbox.lastInsertRowid)] as const;
+      return appendResult(events[i]!, params, topic, seqs);
+    });
+  }
+
   function stmt(name: StatementName): StatementSync {
     statements ??= prepareAll(db);
     return statements[name];
@@ -355,6 +471,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     isCheckpointing: () => checkpointer?.isRunning() ?? false,
 
+    isAppendThreadRunning: () => appendThread?.isRunning() ?? false,
+
+    appendsOffEventLoop: () => appendThread?.available() ?? false,
+
     migrate: () =>
       run('migrate', () => {
         applyMigrations(db);
@@ -372,50 +492,39 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         closed = true;
         // Writes accepted before close() still run (each waits at most busyTimeoutMs for the lock).
         const drained =
-          lockWaiters.length === 0
+          lockWaiters.length === 0 && elsewhere === 0
             ? Promise.resolve()
             : new Promise<void>((resolve) => {
                 lockWaitersDone = resolve;
               });
         // Closing the last connection checkpoints the WAL into the database file.
-        return drained.then(() => checkpointer?.close()).then(() => db.close());
+        return drained
+          .then(() => appendThread?.close())
+          .then(() => checkpointer?.close())
+          .then(() => db.close());
       }
       return Promise.resolve();
     },
 
     appendEvents(events, topic) {
       if (events.length === 0) return run('appendEvents', () => []);
-      return write('appendEvents', () => {
+      let rows: SQLInputValue[][];
+      try {
         const receivedAt = nowIso();
-        const insertEvent = stmt('insertEvent');
-        const insertOutbox = stmt('insertOutbox');
-        const findByDedupeKey = stmt('findByDedupeKey');
-        return events.map((entry): AppendResult => {
-          const id = uuidv7();
-          const dedupeKey = entry.dedupeKey ?? dedupeKeyOf(entry.event);
-          const params = eventParams(id, dedupeKey, receivedAt, entry);
-          const inserted = insertEvent.run(...params);
-          if (inserted.changes === 0) {
-            const existing = findByDedupeKey.get(dedupeKey);
-            return { id: text(existing, 'id'), duplicate: true };
-          }
-          const outboxSeq = Number(insertOutbox.run(id, topic, receivedAt).lastInsertRowid);
-          const event: StoredEvent = {
-            id,
-            seq: Number(inserted.lastInsertRowid),
-            dedupeKey,
-            receiver: entry.receiver,
-            receivedAt,
-            event: entry.event,
-          };
-          const body = params[BODY_PARAM] as string;
-          return {
-            id,
-            duplicate: false,
-            outbox: { seq: outboxSeq, eventId: id, topic, attempts: 0, event, body },
-          };
-        });
-      });
+        rows = events.map((entry) =>
+          eventParams(uuidv7(), entry.dedupeKey ?? dedupeKeyOf(entry.event), receivedAt, entry),
+        );
+      } catch (error) {
+        return Promise.reject(mapError(error, 'appendEvents'));
+      }
+      return writeOnThread(
+        'appendEvents',
+        async (thread) => {
+          const outcomes = await thread.append(rows, topic);
+          return outcomes.map((outcome, i) => appendResult(events[i]!, rows[i]!, topic, outcome));
+        },
+        () => insertRows(events, rows, topic),
+      );
     },
 
     getEvent: (id) =>
@@ -462,11 +571,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
     markOutboxPublished(seqs) {
       if (seqs.length === 0) return run('markOutboxPublished', () => undefined);
-      return write('markOutboxPublished', () => {
-        const at = nowIso();
+      const at = nowIso();
+      const ranges = consecutiveRuns(seqs);
+      const here = (): void => {
         const update = stmt('markPublished');
-        for (const [first, last] of consecutiveRuns(seqs)) update.run(at, first, last);
-      });
+        for (const [first, last] of ranges) update.run(at, first, last);
+      };
+      return writeOnThread('markOutboxPublished', (thread) => thread.markPublished(at, ranges), here);
     },
 
     markOutboxFailed: (seq, error) =>
@@ -693,8 +804,31 @@ function prepareAll(db: DatabaseSync): Record<StatementName, StatementSync> {
   return Object.fromEntries(entries) as Record<StatementName, StatementSync>;
 }
 
-/** Where `eventParams` puts the body (the CloudEvent as JSON). */
+/** Where `eventParams` puts the dedupe key, the received time and the body (the CloudEvent as JSON). */
+const DEDUPE_KEY_PARAM = 1;
+const RECEIVED_AT_PARAM = 7;
 const BODY_PARAM = 10;
+
+/** The result of one row of `appendEvents`, from its params and what the insert gave. */
+function appendResult(
+  entry: NewEvent,
+  params: readonly SQLInputValue[],
+  topic: string,
+  outcome: AppendOutcome,
+): AppendResult {
+  const id = params[0] as string;
+  if (typeof outcome === 'string') return { id: outcome, duplicate: true };
+  const event: StoredEvent = {
+    id,
+    seq: outcome[0],
+    dedupeKey: params[DEDUPE_KEY_PARAM] as string,
+    receiver: entry.receiver,
+    receivedAt: params[RECEIVED_AT_PARAM] as string,
+    event: entry.event,
+  };
+  const body = params[BODY_PARAM] as string;
+  return { id, duplicate: false, outbox: { seq: outcome[1], eventId: id, topic, attempts: 0, event, body } };
+}
 
 /**
  * The seqs as [first, last] runs of consecutive numbers, in the order given; a run only ever
