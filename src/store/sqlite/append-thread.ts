@@ -20,6 +20,7 @@
  *   false for good: the store then writes on the event loop as before.
  */
 import { Worker } from 'node:worker_threads';
+import { stopWorker } from './stop-worker.ts';
 import type { SQLInputValue } from 'node:sqlite';
 
 /** Plain JavaScript evaluated in the worker, so that it loads nothing but `node:sqlite`. */
@@ -91,8 +92,6 @@ parentPort.on('message', (message) => {
   }
 });
 `;
-
-const STOP_GRACE_MS = 2000;
 
 /** Per row: `[seq, outboxSeq]` for a stored event, or the stored id of the event it duplicates. */
 export type AppendOutcome = readonly [seq: number, outboxSeq: number] | string;
@@ -214,22 +213,7 @@ export function createAppendThread(options: AppendThreadOptions): AppendThread {
   }
 
   function stop(worker: Worker): void {
-    worker.ref();
-    // Never rejects: a thread that cannot be stopped cleanly is ended.
-    const done = (async () => {
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        worker.postMessage('stop');
-        const grace = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, STOP_GRACE_MS);
-        });
-        await Promise.race([exited, grace]);
-      } finally {
-        clearTimeout(timer);
-        await worker.terminate().catch(() => undefined);
-      }
-    })().catch(() => undefined);
+    const done = stopWorker(worker);
     stopping.add(done);
     void done.finally(() => stopping.delete(done));
   }

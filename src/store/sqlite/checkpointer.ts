@@ -33,6 +33,7 @@
  *   refuses to start another.
  */
 import { Worker } from 'node:worker_threads';
+import { stopWorker } from './stop-worker.ts';
 import type { DatabaseSync } from 'node:sqlite';
 
 /** Plain JavaScript evaluated in the worker, so that it loads nothing but `node:sqlite`. */
@@ -81,7 +82,6 @@ const RESTART_WAIT_MS = 50;
 const RESTART_BACKOFF_MS = 10_000;
 /** SQLite's own default interval, for when no thread can checkpoint. */
 const AUTOCHECKPOINT_PAGES = 1000;
-const STOP_GRACE_MS = 2000;
 
 export interface CheckpointerOptions {
   /** How often the thread checkpoints; default 100 ms. */
@@ -172,22 +172,7 @@ export function createCheckpointer(
   }
 
   function stop(worker: Worker): void {
-    worker.ref();
-    // Never rejects: a thread that cannot be stopped cleanly is ended, and nothing waits on it.
-    const done = (async () => {
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        worker.postMessage('stop');
-        const grace = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, STOP_GRACE_MS);
-        });
-        await Promise.race([exited, grace]);
-      } finally {
-        clearTimeout(timer);
-        await worker.terminate().catch(() => undefined);
-      }
-    })().catch(() => undefined);
+    const done = stopWorker(worker);
     stopping.add(done);
     void done.finally(() => stopping.delete(done));
   }
