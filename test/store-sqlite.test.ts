@@ -387,13 +387,26 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       await store.migrate();
       // The store's own connection keeps its open files; a new connection finds no folder.
       renameSync(dir, `${dir}-moved`);
-      await assert.rejects(store.appendEvents(newEvents(1), 'topic'), rejectsWith('STORE_UNAVAILABLE'));
+      const failed = store.appendEvents(newEvents(1), 'topic');
+      // Queued behind a write of the event loop's own, this one finds the thread gone at its turn.
+      const token = store.createToken({
+        id: 'tok-queued',
+        name: 'queued',
+        scopes: ['read'],
+        hash: 'q'.repeat(64),
+        createdAt: new Date().toISOString(),
+      });
+      const queued = store.appendEvents(newEvents(1, { subject: 'queued' }), 'topic');
+      await assert.rejects(failed, rejectsWith('STORE_UNAVAILABLE'));
+      await token;
+      const [late] = await queued;
+      assert.equal((await store.getEvent(late!.id))?.event.subject, 'queued');
       assert.equal(store.appendsOffEventLoop?.(), false);
       const [stored] = await store.appendEvents(newEvents(1, { subject: 'on-loop' }), 'topic');
       assert.equal((await store.getEvent(stored!.id))?.event.subject, 'on-loop');
       assert.equal(
         (await store.listEvents({}, { limit: 10 })).items.length,
-        1,
+        2,
         'the failed batch stored nothing',
       );
     } finally {
