@@ -19,9 +19,9 @@
  * - If the thread cannot start or dies, the batch in flight is rejected and `available()` turns
  *   false for good: the store then writes on the event loop as before.
  */
+import type { SQLInputValue } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { stopWorker } from './stop-worker.ts';
-import type { SQLInputValue } from 'node:sqlite';
 
 /** Plain JavaScript evaluated in the worker, so that it loads nothing but `node:sqlite`. */
 const APPEND_THREAD_SOURCE = `

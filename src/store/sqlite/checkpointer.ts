@@ -33,8 +33,8 @@
  *   refuses to start another.
  */
 import { Worker } from 'node:worker_threads';
-import { stopWorker } from './stop-worker.ts';
 import type { DatabaseSync } from 'node:sqlite';
+import { stopWorker } from './stop-worker.ts';
 
 /** Plain JavaScript evaluated in the worker, so that it loads nothing but `node:sqlite`. */
 const CHECKPOINTER_SOURCE = `
