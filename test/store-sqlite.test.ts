@@ -296,7 +296,7 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
     }
   });
 
-  void test('appends run on the append thread while it lives; the event loop keeps its own writes', async () => {
+  void test('batches run on the append thread while it lives; lone events and the rest stay on the event loop', async () => {
     const path = freshPath();
     const store = createSqliteStore({ path, appendThreadIdleMs: 200 });
     const memory = createSqliteStore({ path: ':memory:' });
@@ -310,23 +310,28 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       await onLoop.appendEvents(newEvents(1), 'topic');
       assert.equal(onLoop.isAppendThreadRunning(), false);
 
-      const [stored] = await store.appendEvents(newEvents(1, { subject: 'on-thread' }), 'topic');
-      assert.equal(store.isAppendThreadRunning(), true, 'the first append starts it');
-      const event = await store.getEvent(stored!.id);
+      // A lone event with nothing on the thread commits on the event loop: no thread yet.
+      const [lone] = await store.appendEvents(newEvents(1), 'topic');
+      assert.equal(store.isAppendThreadRunning(), false, 'a lone event does not start the thread');
+
+      const batch = await store.appendEvents(newEvents(20, { subject: 'on-thread' }), 'topic');
+      assert.equal(store.isAppendThreadRunning(), true, 'the first batch starts it');
+      const event = await store.getEvent(batch[0]!.id);
       assert.equal(event?.event.subject, 'on-thread', 'the event loop reads what the thread committed');
-      // The outbox entry is marked on the thread too, and the event loop sees it.
-      await store.markOutboxPublished([stored!.outbox!.seq]);
-      assert.deepEqual(await store.pendingOutbox(10), []);
+      // The outbox entries are marked on the thread too, and the event loop sees it.
+      await store.markOutboxPublished([lone!, ...batch].map((r) => r.outbox!.seq));
+      assert.deepEqual(await store.pendingOutbox(100), []);
 
       const startedAt = performance.now();
       while (store.isAppendThreadRunning()) {
         assert.ok(performance.now() - startedAt < 5000, 'the idle thread stops');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      // The next append starts a thread again.
-      const [again] = await store.appendEvents(newEvents(1), 'topic');
-      assert.equal(again!.duplicate, false);
-      assert.equal((await store.listEvents({}, { limit: 10 })).items.length, 2);
+      // The next batch starts a thread again.
+      const again = await store.appendEvents(newEvents(20), 'topic');
+      assert.ok(again.every((r) => !r.duplicate));
+      assert.equal(store.isAppendThreadRunning(), true);
+      assert.equal((await store.listEvents({}, { limit: 100 })).items.length, 41);
     } finally {
       await Promise.all([store.close(), memory.close(), onLoop.close()]);
     }
@@ -387,8 +392,9 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       await store.migrate();
       // The store's own connection keeps its open files; a new connection finds no folder.
       renameSync(dir, `${dir}-moved`);
-      const failed = store.appendEvents(newEvents(1), 'topic');
-      // Queued behind a write of the event loop's own, this one finds the thread gone at its turn.
+      const failed = store.appendEvents(newEvents(20), 'topic');
+      // Queued behind a write of the event loop's own (a lone event follows the batch on the
+      // thread), this one finds the thread gone at its turn.
       const token = store.createToken({
         id: 'tok-queued',
         name: 'queued',

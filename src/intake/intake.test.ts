@@ -63,7 +63,7 @@ describe('intake', { timeout: 20_000 }, () => {
         const told: number[] = [];
         const intake = createIntake({
           store,
-          eagerBatchEvents: 10,
+          eagerBatchEvents: 20,
           onStored: (entries) => told.push(...(entries ?? []).map((entry) => entry.event.seq)),
         });
         const answered: number[] = [];
@@ -83,7 +83,7 @@ describe('intake', { timeout: 20_000 }, () => {
         const seqs = results.map((result) => result.outbox!.event.seq);
         assert.deepEqual(told, seqs, 'the relay hears of every event, in commit order');
         if (offLoop) {
-          assert.equal(store.sizes[0], 10, `the first write started at 10 events: ${store.sizes.join(', ')}`);
+          assert.equal(store.sizes[0], 20, `the first write started at 20 events: ${store.sizes.join(', ')}`);
           assert.equal(store.maxInFlight, 2);
         } else {
           assert.deepEqual(store.sizes, [100], 'one write at the end of the turn');

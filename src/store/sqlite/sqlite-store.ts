@@ -59,8 +59,9 @@ export interface SqliteStoreOptions {
   /** How long without a write before the WAL checkpoint thread stops (checkpointer.ts); default 30 s. */
   readonly checkpointIdleMs?: number;
   /**
-   * Whether `appendEvents` commits on a thread of its own (append-thread.ts) rather than on the
-   * event loop; default true for a file, always false for `:memory:`.
+   * Whether `appendEvents` and `markOutboxPublished` may commit on a thread of their own
+   * (append-thread.ts) rather than on the event loop: writes of `THREAD_MIN_ROWS` rows or more, and
+   * any while the thread has one in flight. Default true for a file, always false for `:memory:`.
    */
   readonly appendThread?: boolean;
   /** How long without an append before the append thread stops (append-thread.ts); default 30 s. */
@@ -84,11 +85,13 @@ export interface SqliteStore extends Store {
   settings(): Promise<SqliteSettings>;
   /** Whether the WAL checkpoint thread runs now: from the first write until the store idles. */
   isCheckpointing(): boolean;
-  /** Whether the append thread runs now: from the first append until the store idles. */
+  /** Whether the append thread runs now: from the first batch it takes until the store idles. */
   isAppendThreadRunning(): boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/** Rows from which a write goes to the append thread even while it has nothing in flight. */
+const THREAD_MIN_ROWS = 16;
 /** How often a write waiting for another connection's write lock tries again. */
 const LOCK_RETRY_MS = 1;
 const BUSY = Symbol('busy');
@@ -247,16 +250,23 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   /**
-   * A write that runs on the append thread when there is one, else `here` on the event loop. If
-   * the thread fails while the write waits for its turn, `here` runs in that turn instead.
+   * A write of `rows` rows that runs on the append thread when there is one, else `here` on the
+   * event loop. If the thread fails while the write waits for its turn, `here` runs in that turn
+   * instead. A write of fewer than `THREAD_MIN_ROWS` rows while the thread has nothing in flight
+   * runs here too: a lone event commits sooner without the hand-over, and this connection keeps
+   * its page cache for the writes that follow it (the run and its job), which it drops after every
+   * commit of the other connection.
    */
   function writeOnThread<T>(
     operation: string,
+    rows: number,
     onThread: (thread: AppendThread) => Promise<T>,
     here: () => T,
   ): Promise<T> {
     const thread = appendThread;
-    if (thread?.available() !== true) return write(operation, here);
+    if (thread?.available() !== true || (rows < THREAD_MIN_ROWS && elsewhere === 0)) {
+      return write(operation, here);
+    }
     return writeElsewhere(operation, async () => {
       if (thread.available()) {
         const result = await onThread(thread);
@@ -519,6 +529,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       return writeOnThread(
         'appendEvents',
+        rows.length,
         async (thread) => {
           const outcomes = await thread.append(rows, topic);
           return outcomes.map((outcome, i) => appendResult(events[i]!, rows[i]!, topic, outcome));
@@ -577,7 +588,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
         const update = stmt('markPublished');
         for (const [first, last] of ranges) update.run(at, first, last);
       };
-      return writeOnThread('markOutboxPublished', (thread) => thread.markPublished(at, ranges), here);
+      return writeOnThread(
+        'markOutboxPublished',
+        seqs.length,
+        (thread) => thread.markPublished(at, ranges),
+        here,
+      );
     },
 
     markOutboxFailed: (seq, error) =>
