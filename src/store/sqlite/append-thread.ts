@@ -149,6 +149,7 @@ export function createAppendThread(options: AppendThreadOptions): AppendThread {
   let current: Worker | undefined;
   /** Batches posted and not answered yet, in the order the thread commits them. */
   const inFlight: InFlight[] = [];
+  let lastSettled: Promise<void> = Promise.resolve();
   let idleTimer: NodeJS.Timeout | undefined;
   let batches = 0;
   let batchesAtLastLook = 0;
@@ -221,7 +222,7 @@ export function createAppendThread(options: AppendThreadOptions): AppendThread {
   function post(message: object): Promise<AppendOutcome[]> {
     if (failed || closed) return Promise.reject(new Error("the store's append thread is not available"));
     batches += 1;
-    return new Promise<AppendOutcome[]>((resolve, reject) => {
+    const posted = new Promise<AppendOutcome[]>((resolve, reject) => {
       try {
         current ??= start();
         current.ref();
@@ -232,6 +233,12 @@ export function createAppendThread(options: AppendThreadOptions): AppendThread {
         fail(error);
       }
     });
+    // Batches settle in the order they were posted, so the last one settling means all have.
+    lastSettled = posted.then(
+      () => undefined,
+      () => undefined,
+    );
+    return posted;
   }
 
   return {
@@ -244,21 +251,7 @@ export function createAppendThread(options: AppendThreadOptions): AppendThread {
     async close() {
       closed = true;
       stopIdleTimer();
-      const last = inFlight.at(-1);
-      if (last !== undefined) {
-        await new Promise<void>((resolve) => {
-          inFlight[inFlight.length - 1] = {
-            resolve: (outcomes) => {
-              last.resolve(outcomes);
-              resolve();
-            },
-            reject: (error) => {
-              last.reject(error);
-              resolve();
-            },
-          };
-        });
-      }
+      await lastSettled;
       if (current !== undefined) stop(current);
       current = undefined;
       await Promise.all([...stopping]);

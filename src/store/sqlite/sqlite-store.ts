@@ -244,7 +244,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function writeElsewhere<T>(operation: string, start: () => Promise<T>): Promise<T> {
     if (closed) return Promise.reject(closedError());
     return new Promise<T>((resolve, reject) => {
-      lockWaiters.push({ operation, elsewhere: start, resolve, reject, deadline: Infinity });
+      lockWaiters.push({ operation, elsewhere: start, resolve, reject });
       if (lockWaiters.length === 1) retryLockWaiters();
     });
   }
@@ -282,14 +282,14 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     });
   }
 
-  interface LockWaiter {
+  /** A write of the event loop's own (`fn`, given up at `deadline`) or one for the append thread. */
+  type LockWaiter = {
     readonly operation: string;
-    readonly fn?: () => unknown;
-    readonly elsewhere?: () => Promise<unknown>;
     readonly resolve: (value: never) => void;
     readonly reject: (error: unknown) => void;
-    readonly deadline: number;
-  }
+  } & (
+    { readonly fn: () => unknown; readonly deadline: number } | { readonly elsewhere: () => Promise<unknown> }
+  );
   /**
    * Writes waiting for their turn, in call order: behind a write on the append thread, or because
    * another connection held the write lock.
@@ -306,7 +306,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function retryLockWaiters(): void {
     while (lockWaiters.length > 0) {
       const waiter = lockWaiters[0]!;
-      if (waiter.elsewhere !== undefined) {
+      if ('elsewhere' in waiter) {
         lockWaiters.shift();
         elsewhere += 1;
         const settle = (): void => {
@@ -327,7 +327,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       if (elsewhere > 0) return;
       try {
-        const attempt = tryWrite(waiter.fn!);
+        const attempt = tryWrite(waiter.fn);
         if (attempt === BUSY) {
           if (performance.now() < waiter.deadline) {
             scheduleLockRetry();
