@@ -221,6 +221,111 @@ describe('outbox relay', { timeout: 60_000 }, () => {
     }
   });
 
+  test('marks of many rounds go to the store in one write, before any read and at stop; nothing is published twice', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const bus = createEmbeddedBus();
+    const marks: number[][] = [];
+    let unmarkedAtRead: number[] = [];
+    let relay: OutboxRelay | undefined;
+    const counted: Store = Object.assign(Object.create(store) as Store, {
+      markOutboxPublished: (seqs: readonly number[]) => {
+        marks.push([...seqs]);
+        return store.markOutboxPublished(seqs);
+      },
+      pendingOutbox: async (limit: number) => {
+        const pending = await store.pendingOutbox(limit);
+        // Whatever the relay published earlier must not be pending when it reads.
+        unmarkedAtRead = pending.filter((e) => seen.ids.includes(e.eventId)).map((e) => e.seq);
+        return pending;
+      },
+    });
+    const seen = await collect(bus, 'marks');
+    try {
+      relay = createOutboxRelay({ store: counted, bus, logger, pollMs: 60_000, markDelayMs: 300 });
+      relay.start();
+      await eventually(() => (marks.length === 0 ? true : undefined), 1000, 'the first read');
+      const handed: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const results = await store.appendEvents(
+          [{ event: cloudEvent() as never, receiver: 'events' }],
+          EVENTS_TOPIC,
+        );
+        handed.push(results[0]!.id);
+        relay.notify(results.map((r) => r.outbox!));
+        await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
+      }
+      // Ten rounds, each published at once; their marks wait for the delay, then go together.
+      assert.equal(marks.length, 0, 'no mark before the delay');
+      await eventually(() => (marks.length === 1 ? true : undefined), 5000, 'one mark write');
+      assert.equal(marks[0]!.length, 10);
+      assert.equal((await store.outboxStats()).pending, 0);
+
+      // A store read (here: entries not handed over) marks what was published first.
+      const late = await store.appendEvents(
+        [{ event: cloudEvent() as never, receiver: 'events' }],
+        EVENTS_TOPIC,
+      );
+      relay.notify(late.map((r) => r.outbox!));
+      await eventually(() => (seen.ids.length === 11 ? true : undefined), 5000, 'delivery 11');
+      await backlog(store, 3);
+      relay.notify(); // read the store: the 11th entry's mark goes first
+      await eventually(() => (seen.ids.length === 14 ? true : undefined), 5000, 'the backlog');
+      assert.deepEqual(unmarkedAtRead, [], 'no published entry was pending at the read');
+      assert.equal(marks.length, 2);
+      assert.deepEqual(marks[1], [late[0]!.outbox!.seq]);
+
+      // Stop marks what waits, without waiting for the delay.
+      await relay.stop();
+      relay = undefined;
+      assert.equal((await store.outboxStats()).pending, 0);
+      assert.deepEqual(new Set(seen.ids).size, seen.ids.length, 'each event published once');
+      assert.equal(seen.ids.length, 14);
+    } finally {
+      await relay?.stop();
+      await bus.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
+  test('reaching maxUnmarked marks at once', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const bus = createEmbeddedBus();
+    let relay: OutboxRelay | undefined;
+    try {
+      const seen = await collect(bus, 'max-unmarked');
+      relay = createOutboxRelay({
+        store,
+        bus,
+        logger,
+        pollMs: 60_000,
+        markDelayMs: 60_000,
+        maxUnmarked: 5,
+      });
+      relay.start();
+      for (let i = 0; i < 5; i++) {
+        const results = await store.appendEvents(
+          [{ event: cloudEvent() as never, receiver: 'events' }],
+          EVENTS_TOPIC,
+        );
+        relay.notify(results.map((r) => r.outbox!));
+        await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
+      }
+      await eventually(
+        async () => ((await store.outboxStats()).pending === 0 ? true : undefined),
+        5000,
+        'the five marked long before the delay',
+      );
+    } finally {
+      await relay?.stop();
+      await bus.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
   test('the message built from the stored body decodes to the stored event', async () => {
     const dir = tempDir();
     const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});

@@ -13,7 +13,12 @@
  * any failure, after a restart, when the entries in memory run past `maxFresh`, and at least every
  * `pollMs`, so nothing committed elsewhere waits longer than that. A failed publish is recorded on
  * the entry and retried with exponential backoff (capped); later entries wait, keeping publish
- * order. An entry that fails
+ * order. Marks are written for many rounds at once: an entry published waits at most
+ * `markDelayMs` (or until `maxUnmarked` wait) to be marked, and always before the relay reads the
+ * store or stops, so a read never returns an entry the relay has published. A crash in that window
+ * publishes those entries again after the restart, as at-least-once delivery allows.
+ *
+ * An entry that fails
  * `maxAttempts` times in a row while the bus answers pings is given up on: it becomes an `outbox`
  * dead letter (`BUS_PUBLISH_FAILED`, with the last error, the attempts, the topic and the stored
  * event as payload) in the same transaction that takes it out of the pending entries, and later
@@ -40,6 +45,13 @@ export interface OutboxRelayOptions {
   readonly maxAttempts?: number;
   /** Most just-committed entries held in memory; past that the relay reads the store. Default 10,000. */
   readonly maxFresh?: number;
+  /**
+   * How long published entries may wait to be marked published, so that marks of many rounds go
+   * to the store in one write. Default 100 ms; 0 marks after every round.
+   */
+  readonly markDelayMs?: number;
+  /** Most published entries waiting to be marked; reaching it marks them at once. Default 2,000. */
+  readonly maxUnmarked?: number;
 }
 
 /** Failed publishes of one outbox entry after which it is dead-lettered. */
@@ -113,6 +125,24 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** True when every pending entry older than `fresh[0]` is published: `fresh` may go first. */
   let caughtUp = false;
   let lastStoreRead = 0;
+  const markDelayMs = Math.max(0, options.markDelayMs ?? 100);
+  const maxUnmarked = Math.max(1, options.maxUnmarked ?? 2_000);
+  /** Seqs published and not yet marked, in publish order; `unmarkedSince` is when the first was. */
+  let unmarked: number[] = [];
+  let unmarkedSince = 0;
+
+  /** Writes the marks waiting. On failure they stay waiting, and the error goes to the caller. */
+  async function flushMarks(): Promise<void> {
+    if (unmarked.length === 0) return;
+    const seqs = unmarked;
+    await store.markOutboxPublished(seqs);
+    if (unmarked === seqs) unmarked = [];
+    else unmarked = unmarked.slice(seqs.length);
+  }
+
+  /** How long the relay may sleep before marks waiting are due. */
+  const markDueInMs = (): number =>
+    unmarked.length === 0 ? Infinity : Math.max(0, unmarkedSince + markDelayMs - performance.now());
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -135,12 +165,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function round(): Promise<boolean> {
     const storeReadDue = !caughtUp || performance.now() - lastStoreRead >= pollMs;
     // A wake-up for entries an earlier round already took: nothing to do.
-    if (fresh.length === 0 && !storeReadDue) return false;
+    if (fresh.length === 0 && !storeReadDue) {
+      if (markDueInMs() === 0) await flushMarks();
+      return false;
+    }
     const fromMemory = fresh.length > 0 && !storeReadDue;
     let entries: OutboxEntry[];
     if (fromMemory) {
       entries = fresh.splice(0, batchSize);
     } else {
+      // What this relay published must be marked before the store is read, or it comes back.
+      await flushMarks();
       lastStoreRead = performance.now();
       caughtUp = false;
       entries = await store.pendingOutbox(batchSize);
@@ -161,8 +196,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       fresh = [];
       throw error;
     } finally {
-      if (published.length > 0) await store.markOutboxPublished(published);
+      if (published.length > 0) {
+        if (unmarked.length === 0) unmarkedSince = performance.now();
+        for (const seq of published) unmarked.push(seq);
+      }
     }
+    if (unmarked.length >= maxUnmarked || markDueInMs() === 0) await flushMarks();
     return fresh.length > 0 || (!fromMemory && entries.length === batchSize);
   }
 
@@ -270,8 +309,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         await sleep(backoff);
         continue;
       }
-      if (stopping && !more) return;
-      if (!more) await sleep(pollMs);
+      if (stopping && !more) {
+        await flushMarks().catch((error: unknown) => {
+          logger.warn(
+            { code: isJunctionError(error) ? error.code : 'INTERNAL', err: errorMessage(error) },
+            'outbox: could not mark published entries at stop; they are published again at the next start',
+          );
+        });
+        return;
+      }
+      if (!more) await sleep(Math.min(pollMs, markDueInMs()));
     }
   }
 
