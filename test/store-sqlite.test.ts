@@ -13,7 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { isJunctionError, type ErrorCode } from '../src/errors/index.ts';
-import type { CloudEvent } from '../src/events/index.ts';
+import { parseHttpEvents, type CloudEvent } from '../src/events/index.ts';
 import { createSqliteStore, openStore, sqlitePath, type NewEvent } from '../src/store/index.ts';
 import {
   LATEST_VERSION,
@@ -293,6 +293,41 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
       assert.equal((await reopened.listEvents({}, { limit: 10 })).items.length, 5);
     } finally {
       await reopened.close();
+    }
+  });
+
+  void test('an event parsed from a structured body is stored with its data as it arrived, on the event loop and on the thread', async () => {
+    const path = freshPath();
+    const store = createSqliteStore({ path });
+    const parsed = (id: string): CloudEvent =>
+      parseHttpEvents({
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: new TextEncoder().encode(
+          `{"specversion":"1.0","id":"${id}","source":"/data-text","type":"t","data": { "price": 1.50, "note": "caf\\u00e9 ✓" }}`,
+        ),
+        limits: { maxJsonDepth: 16, maxBatchEvents: 10 },
+      }).events[0]!;
+    try {
+      await store.migrate();
+      const lone = await store.appendEvents([{ event: parsed('lone'), receiver: 'events' }], 'topic');
+      const batch = await store.appendEvents(
+        Array.from({ length: 20 }, (_, i) => ({ event: parsed(`batch-${i}`), receiver: 'events' })),
+        'topic',
+      );
+      assert.equal(store.isAppendThreadRunning(), true);
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        for (const result of [...lone, ...batch]) {
+          const row = db.prepare('SELECT body FROM events WHERE id = ?').get(result.id);
+          assert.match(String(row?.['body']), /,"data":\{ "price": 1\.50, "note": "caf\\u00e9 ✓" \}\}$/);
+          const stored = await store.getEvent(result.id);
+          assert.deepEqual(stored?.event.data, { price: 1.5, note: 'café ✓' });
+        }
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isJunctionError, type ErrorCode, type JunctionError } from '../errors/index.ts';
-import type { CloudEvent } from './cloud-event.ts';
+import { eventJson, type CloudEvent } from './cloud-event.ts';
 import {
   decodeHeaderValue,
   encodeHeaderValue,
@@ -722,5 +722,44 @@ void describe('toJsonFormat', { timeout: 30_000 }, () => {
     );
     const again = one(STRUCTURED, JSON.stringify(toJsonFormat(ev)));
     assert.deepEqual(again, ev);
+  });
+});
+
+void describe('the stored JSON of a parsed event', { timeout: 30_000 }, () => {
+  const structured = { 'content-type': 'application/cloudevents+json' };
+
+  test("keeps a structured event's data as it arrived, and parses to the same event", () => {
+    const body =
+      '{ "data" : {"n": 1.50, "list": [ 1,2 ], "s": "caf\\u00e9"},\n' +
+      '  "source": "/s", "ext": "x", "id": "1", "type": "t", "specversion": "1.0", "nothing": null }';
+    const event = one(structured, body);
+    const json = eventJson(event);
+    assert.equal(
+      json,
+      '{"specversion":"1.0","id":"1","source":"/s","type":"t","ext":"x","data":{"n": 1.50, "list": [ 1,2 ], "s": "caf\\u00e9"}}',
+    );
+    assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(event)));
+    assert.deepEqual(Object.keys(JSON.parse(json) as object), Object.keys(event));
+  });
+
+  test('is JSON.stringify of the event for batches, binary mode and events without data', () => {
+    const batch = parse(
+      { 'content-type': 'application/cloudevents-batch+json' },
+      '[{"specversion":"1.0","id":"1","source":"/s","type":"t","data": {"a" : 1}}]',
+    ).events[0]!;
+    assert.equal(eventJson(batch), JSON.stringify(batch));
+    const binary = one(
+      {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': '/s',
+        'ce-type': 't',
+        'content-type': 'application/json',
+      },
+      '{"a" : 1}',
+    );
+    assert.equal(eventJson(binary), JSON.stringify(binary));
+    const bare = one(structured, '{"specversion":"1.0","id":"1","source":"/s","type":"t"}');
+    assert.equal(eventJson(bare), JSON.stringify(bare));
   });
 });

@@ -54,7 +54,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { JunctionError, isJunctionError } from '../errors/index.ts';
-import { CONTEXT_ATTRIBUTES, type CloudEvent } from './cloud-event.ts';
+import { CONTEXT_ATTRIBUTES, keepDataJson, type CloudEvent } from './cloud-event.ts';
 import { decodeUtf8, parseJsonBytes, type DuplicateKey } from './json-limits.ts';
 import {
   isAttributeName,
@@ -186,9 +186,10 @@ function requireUtf8(media: MediaType): void {
 
 function parseStructured(body: Uint8Array, media: MediaType, limits: HttpEventLimits): CloudEvent {
   requireUtf8(media);
-  const { value, duplicateKey } = parseJsonBytes(body, {
+  const { value, duplicateKey, dataText } = parseJsonBytes(body, {
     maxDepth: limits.maxJsonDepth,
     duplicateKeyDepth: 1,
+    findData: true,
   });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const hint = Array.isArray(value) ? ` (a batch needs content-type ${BATCH_MEDIA_TYPE})` : '';
@@ -198,7 +199,16 @@ function parseStructured(body: Uint8Array, media: MediaType, limits: HttpEventLi
     );
   }
   if (duplicateKey !== undefined) throw duplicateAttribute(duplicateKey);
-  return validateCloudEvent(value);
+  const event = validateCloudEvent(value);
+  // The store writes `data` as it arrived instead of serializing it again.
+  if (
+    dataText !== undefined &&
+    event.data !== undefined &&
+    event.data === (value as { data?: unknown }).data
+  ) {
+    keepDataJson(event, dataText);
+  }
+  return event;
 }
 
 function parseBatch(body: Uint8Array, media: MediaType, limits: HttpEventLimits): CloudEvent[] {

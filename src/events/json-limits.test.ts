@@ -241,3 +241,53 @@ void describe('locateJsonSyntaxError', { timeout: 30_000 }, () => {
     assert.equal(locateJsonSyntaxError(deep), undefined);
   });
 });
+
+void describe('parseJsonBytes findData', { timeout: 30_000 }, () => {
+  const dataText = (text: string | Uint8Array): string | undefined =>
+    parseJsonBytes(typeof text === 'string' ? bytes(text) : text, {
+      maxDepth: 64,
+      duplicateKeyDepth: 1,
+      findData: true,
+    }).dataText;
+
+  test('gives the top-level data value exactly as received, wherever it stands', () => {
+    const cases: [string, string | undefined][] = [
+      ['{"id":"1","data":{"a":1}}', '{"a":1}'],
+      ['{"data": {"b" : [1, 2.50, "x,}"]} ,"id":"1"}', '{"b" : [1, 2.50, "x,}"]}'],
+      [
+        '{\n  "id": "1",\n  "data":\t"text with \\"quotes\\" and , }"\n}\n',
+        '"text with \\"quotes\\" and , }"',
+      ],
+      ['{"data":null}', 'null'],
+      ['{"data":-1.5e3,"x":true}', '-1.5e3'],
+      ['{"data":[{"data":2}]}', '[{"data":2}]'],
+      ['{"d\\u0061ta":{"k":"v"}}', '{"k":"v"}'],
+      ['{"id":"1","nested":{"data":1}}', undefined],
+      ['{"id":"1"}', undefined],
+      ['[{"data":1}]', undefined],
+    ];
+    for (const [text, expected] of cases) {
+      const got = dataText(text);
+      assert.equal(got, expected, text);
+      if (got !== undefined) {
+        const parsed = JSON.parse(text) as { data: unknown };
+        assert.deepEqual(JSON.parse(got), parsed.data, text);
+      }
+    }
+  });
+
+  test('is right for text that is not ASCII, before and inside data, and after a byte order mark', () => {
+    const text = '{"subject":"größe ✓","data":{"name":"café 🚀","n":1}}';
+    assert.equal(dataText(text), '{"name":"café 🚀","n":1}');
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...bytes(text)]);
+    assert.equal(dataText(withBom), '{"name":"café 🚀","n":1}');
+  });
+
+  test('gives nothing when data is repeated, or when not asked', () => {
+    assert.equal(dataText('{"data":1,"data":2}'), undefined);
+    assert.equal(
+      parseJsonBytes(bytes('{"data":1}'), { maxDepth: 8, duplicateKeyDepth: 1 }).dataText,
+      undefined,
+    );
+  });
+});

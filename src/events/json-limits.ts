@@ -27,6 +27,7 @@
  * Lone surrogate escapes such as `"\ud800"` are valid JSON and are kept; `JSON.stringify`
  * writes them back as escapes, so they survive a round trip.
  */
+import { isAscii } from 'node:buffer';
 import { JunctionError } from '../errors/index.ts';
 
 const QUOTE = 0x22;
@@ -56,6 +57,12 @@ export interface JsonScanOptions {
    * default, checks nothing.
    */
   readonly duplicateKeyDepth?: number;
+  /**
+   * Find where the value of the top-level object's `data` member lies (needs
+   * `duplicateKeyDepth` ≥ 1), so that a caller can keep that JSON text instead of serializing the
+   * parsed value again.
+   */
+  readonly findData?: boolean;
 }
 
 export interface DuplicateKey {
@@ -74,6 +81,11 @@ export interface JsonScanResult {
   readonly duplicateKey: DuplicateKey | undefined;
   /** True when some number has an exponent or a very long digit run and might overflow. */
   readonly mayOverflow: boolean;
+  /**
+   * With `findData`: the byte range from just after the top-level `data` member's name to the
+   * comma or brace that ends its value (so it holds the colon and any whitespace around the value).
+   */
+  readonly dataSpan: readonly [start: number, end: number] | undefined;
 }
 
 /**
@@ -98,6 +110,9 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
   let digitRun = 0;
   let mayOverflow = false;
   let duplicateKey: DuplicateKey | undefined;
+  const findData = options.findData === true;
+  let dataStart = -1;
+  let dataSpan: [number, number] | undefined;
 
   for (let i = 0; i < n; i++) {
     const b = bytes[i]!;
@@ -127,6 +142,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
           const escaped = bytes.subarray(start, end).includes(BACKSLASH);
           const name = memberName(bytes, start, end, escaped);
           if (name !== undefined) {
+            if (findData && depth === 1 && !topIsArray && name === 'data') dataStart = i + 1;
             if (set.has(name)) {
               duplicateKey = { name, depth, element: topIsArray ? element : -1 };
             } else {
@@ -159,6 +175,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
       continue;
     }
     if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+      if (depth === 1 && dataStart >= 0 && dataSpan === undefined) dataSpan = [dataStart, i];
       if (depth <= keyDepth) keys[depth] = undefined;
       depth--;
       expectKey = false;
@@ -166,6 +183,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
       continue;
     }
     if (b === COMMA) {
+      if (depth === 1 && dataStart >= 0 && dataSpan === undefined) dataSpan = [dataStart, i];
       if (depth <= keyDepth && isObject[depth] === true) expectKey = true;
       if (depth === 1 && topIsArray) element++;
       digitRun = 0;
@@ -179,7 +197,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
     if ((b === LOWER_E || b === UPPER_E) && digitRun > 0) mayOverflow = true;
     digitRun = 0;
   }
-  return { depth: deepest, duplicateKey, mayOverflow };
+  return { depth: deepest, duplicateKey, mayOverflow, dataSpan };
 }
 
 /** The nesting depth of JSON bytes, stopping early (and throwing EVENT_TOO_DEEP) past `maxDepth`. */
@@ -412,6 +430,12 @@ export interface ParseJsonOptions extends JsonScanOptions {
 export interface ParsedJson {
   readonly value: unknown;
   readonly duplicateKey: DuplicateKey | undefined;
+  /**
+   * With `findData`, when the value is an object with one `data` member: that member's value as
+   * JSON text, exactly as received (its whitespace, escapes and number spellings kept).
+   * `JSON.parse(dataText)` gives a value equal to `value.data`.
+   */
+  readonly dataText: string | undefined;
 }
 
 /** UTF-8 → depth check → JSON.parse → overflow check; see the module comment. */
@@ -431,7 +455,18 @@ export function parseJsonBytes(bytes: Uint8Array, options: ParseJsonOptions): Pa
     throw malformed(text, what, error);
   }
   if (scan.mayOverflow) assertFiniteNumbers(value, what);
-  return { value, duplicateKey: scan.duplicateKey };
+  const span = scan.duplicateKey === undefined ? scan.dataSpan : undefined;
+  return { value, duplicateKey: scan.duplicateKey, dataText: span && spanText(bytes, text, span) };
+}
+
+/**
+ * The JSON value in `span` of valid JSON: after its colon, without the whitespace around it. Byte
+ * offsets are string offsets only in ASCII text; otherwise the bytes are decoded again.
+ */
+function spanText(bytes: Uint8Array, text: string, [start, end]: readonly [number, number]): string {
+  // (A byte order mark, which the decoder drops, is not ASCII either.)
+  const segment = isAscii(bytes) ? text.slice(start, end) : utf8Lenient.decode(bytes.subarray(start, end));
+  return segment.slice(segment.indexOf(':') + 1).trim();
 }
 
 function malformed(text: string, what: string, cause: unknown): JunctionError {

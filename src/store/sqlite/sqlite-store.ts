@@ -22,7 +22,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { uuidv7 } from '../../events/index.ts';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
-import { dedupeKeyOf, type CloudEvent, type StoredEvent } from '../../events/index.ts';
+import { dedupeKeyOf, eventJson, type CloudEvent, type StoredEvent } from '../../events/index.ts';
 import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveOrder } from '../paging.ts';
 import {
   DEAD_LETTER_CAP,
@@ -873,7 +873,7 @@ function eventParams(id: string, dedupeKey: string, receivedAt: string, entry: N
     receivedAt,
     stringOrNull(event['causationid']),
     stringOrNull(event['correlationid']),
-    JSON.stringify(event),
+    eventJson(event),
     entry.replayOf ?? null,
   ];
 }
