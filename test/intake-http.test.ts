@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { cloudEvent, startTestApp, type TestApp } from './helpers/app.ts';
 
 const CE_JSON = { 'content-type': 'application/cloudevents+json' };
@@ -50,6 +52,25 @@ describe('POST /events', { timeout: 60_000 }, () => {
     assert.equal(stored.status, 200);
     assert.deepEqual(stored.body.event, event);
     assert.equal(stored.body.receiver, 'events');
+  });
+
+  test('structured mode stores data as the JSON text it arrived as; the API gives the same value', async () => {
+    const id = `raw-data-${Date.now()}`;
+    const body = `{"specversion":"1.0","id":"${id}","source":"test/raw","type":"t",\n "data" : { "n": 1.50, "s": "caf\\u00e9" } }`;
+    const response = await t.post('/events', body, CE_JSON);
+    assert.equal(response.status, 202);
+    const db = new DatabaseSync(join(t.dir, '.junction', 'junction.db'), { readOnly: true });
+    try {
+      const row = db.prepare('SELECT body FROM events WHERE id = ?').get(response.body.id as string);
+      assert.equal(
+        row?.['body'],
+        `{"specversion":"1.0","id":"${id}","source":"test/raw","type":"t","data":{ "n": 1.50, "s": "caf\\u00e9" }}`,
+      );
+    } finally {
+      db.close();
+    }
+    const stored = await t.get(`/api/v1/events/${response.body.id}`);
+    assert.deepEqual(stored.body.event.data, { n: 1.5, s: 'café' });
   });
 
   test('binary mode maps ce- headers and the body', async () => {

@@ -299,19 +299,21 @@ void describe('sqlite store', { timeout: 30_000 }, () => {
   void test('an event parsed from a structured body is stored with its data as it arrived, on the event loop and on the thread', async () => {
     const path = freshPath();
     const store = createSqliteStore({ path });
-    const parsed = (id: string): CloudEvent =>
-      parseHttpEvents({
+    const parsed = (id: string): NewEvent => {
+      const { events, dataJson } = parseHttpEvents({
         headers: { 'content-type': 'application/cloudevents+json' },
         body: new TextEncoder().encode(
           `{"specversion":"1.0","id":"${id}","source":"/data-text","type":"t","data": { "price": 1.50, "note": "caf\\u00e9 ✓" }}`,
         ),
         limits: { maxJsonDepth: 16, maxBatchEvents: 10 },
-      }).events[0]!;
+      });
+      return { event: events[0]!, receiver: 'events', dataJson: dataJson![0]! };
+    };
     try {
       await store.migrate();
-      const lone = await store.appendEvents([{ event: parsed('lone'), receiver: 'events' }], 'topic');
+      const lone = await store.appendEvents([parsed('lone')], 'topic');
       const batch = await store.appendEvents(
-        Array.from({ length: 20 }, (_, i) => ({ event: parsed(`batch-${i}`), receiver: 'events' })),
+        Array.from({ length: 20 }, (_, i) => parsed(`batch-${i}`)),
         'topic',
       );
       assert.equal(store.isAppendThreadRunning(), true);

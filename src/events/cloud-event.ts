@@ -51,25 +51,13 @@ export function dedupeKeyOf(event: Pick<CloudEvent, 'source' | 'id'>): string {
 }
 
 /**
- * The JSON text each parsed event's `data` arrived as, when the HTTP binding parsed it from a
- * structured-mode body. The store writes that text rather than serializing the same value again
- * (`eventJson`). Held weakly: it lives as long as the event object.
- */
-const receivedDataJson = new WeakMap<CloudEvent, string>();
-
-/** Records that `event.data` was parsed from `json`; the caller must not change `data` afterwards. */
-export function keepDataJson(event: CloudEvent, json: string): void {
-  receivedDataJson.set(event, json);
-}
-
-/**
  * The event in the JSON event format, as the store keeps it: `JSON.stringify(event)`, except that
- * `data` is written as the text it arrived as when the binding recorded it (`keepDataJson`). Both
- * parse to the same value; only whitespace, escapes and number spellings inside `data` can differ.
+ * `data` is written as `dataJson` when given: the JSON text that `event.data` was parsed from
+ * (`ParsedHttpEvents.dataJson`). Both parse to the same value; only whitespace, escapes and number
+ * spellings inside `data` can differ.
  */
-export function eventJson(event: CloudEvent): string {
-  const dataJson = receivedDataJson.get(event);
-  if (dataJson === undefined) return JSON.stringify(event);
+export function eventJson(event: CloudEvent, dataJson?: string): string {
+  if (dataJson === undefined || !('data' in event)) return JSON.stringify(event);
   const { data: _data, ...attributes } = event;
   const head = JSON.stringify(attributes);
   // `data` goes last, where validateCloudEvent puts it; `attributes` always holds specversion.

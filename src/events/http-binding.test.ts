@@ -727,39 +727,56 @@ void describe('toJsonFormat', { timeout: 30_000 }, () => {
 
 void describe('the stored JSON of a parsed event', { timeout: 30_000 }, () => {
   const structured = { 'content-type': 'application/cloudevents+json' };
+  /** What the store writes for each event the binding parsed from `body`. */
+  const stored = (headers: Headers, body: string): { events: CloudEvent[]; json: string[] } => {
+    const parsed = parse(headers, body);
+    return {
+      events: parsed.events,
+      json: parsed.events.map((event, i) => eventJson(event, parsed.dataJson?.[i])),
+    };
+  };
 
   test("keeps a structured event's data as it arrived, and parses to the same event", () => {
     const body =
       '{ "data" : {"n": 1.50, "list": [ 1,2 ], "s": "caf\\u00e9"},\n' +
       '  "source": "/s", "ext": "x", "id": "1", "type": "t", "specversion": "1.0", "nothing": null }';
-    const event = one(structured, body);
-    const json = eventJson(event);
+    const { events, json } = stored(structured, body);
+    const [event] = events;
     assert.equal(
-      json,
+      json[0],
       '{"specversion":"1.0","id":"1","source":"/s","type":"t","ext":"x","data":{"n": 1.50, "list": [ 1,2 ], "s": "caf\\u00e9"}}',
     );
-    assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(event)));
-    assert.deepEqual(Object.keys(JSON.parse(json) as object), Object.keys(event));
+    assert.deepEqual(JSON.parse(json[0]), JSON.parse(JSON.stringify(event)));
+    assert.deepEqual(Object.keys(JSON.parse(json[0]) as object), Object.keys(event!));
+    const nullData = stored(
+      structured,
+      '{"specversion":"1.0","id":"1","source":"/s","type":"t","data" : null }',
+    );
+    assert.equal(nullData.json[0], '{"specversion":"1.0","id":"1","source":"/s","type":"t","data":null}');
   });
 
   test('is JSON.stringify of the event for batches, binary mode and events without data', () => {
-    const batch = parse(
-      { 'content-type': 'application/cloudevents-batch+json' },
-      '[{"specversion":"1.0","id":"1","source":"/s","type":"t","data": {"a" : 1}}]',
-    ).events[0]!;
-    assert.equal(eventJson(batch), JSON.stringify(batch));
-    const binary = one(
-      {
-        'ce-specversion': '1.0',
-        'ce-id': '1',
-        'ce-source': '/s',
-        'ce-type': 't',
-        'content-type': 'application/json',
-      },
-      '{"a" : 1}',
-    );
-    assert.equal(eventJson(binary), JSON.stringify(binary));
-    const bare = one(structured, '{"specversion":"1.0","id":"1","source":"/s","type":"t"}');
-    assert.equal(eventJson(bare), JSON.stringify(bare));
+    const cases: [Headers, string][] = [
+      [
+        { 'content-type': 'application/cloudevents-batch+json' },
+        '[{"specversion":"1.0","id":"1","source":"/s","type":"t","data": {"a" : 1}}]',
+      ],
+      [
+        {
+          'ce-specversion': '1.0',
+          'ce-id': '1',
+          'ce-source': '/s',
+          'ce-type': 't',
+          'content-type': 'application/json',
+        },
+        '{"a" : 1}',
+      ],
+      [structured, '{"specversion":"1.0","id":"1","source":"/s","type":"t"}'],
+      [structured, '{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"AQI="}'],
+    ];
+    for (const [headers, body] of cases) {
+      const { events, json } = stored(headers, body);
+      assert.equal(json[0], JSON.stringify(events[0]), body);
+    }
   });
 });

@@ -54,7 +54,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { JunctionError, isJunctionError } from '../errors/index.ts';
-import { CONTEXT_ATTRIBUTES, keepDataJson, type CloudEvent } from './cloud-event.ts';
+import { CONTEXT_ATTRIBUTES, type CloudEvent } from './cloud-event.ts';
 import { decodeUtf8, parseJsonBytes, type DuplicateKey } from './json-limits.ts';
 import {
   isAttributeName,
@@ -87,6 +87,12 @@ export interface HttpEventInput {
 export interface ParsedHttpEvents {
   readonly mode: ContentMode;
   readonly events: CloudEvent[];
+  /**
+   * Per event, the JSON text its `data` was parsed from, exactly as received: given in structured
+   * mode for an event with `data`, so the store can write it instead of serializing the value again
+   * (`eventJson`). Whoever passes it on must not change `data`.
+   */
+  readonly dataJson?: readonly (string | undefined)[];
 }
 
 export const STRUCTURED_MEDIA_TYPE = 'application/cloudevents+json';
@@ -110,7 +116,8 @@ export function parseHttpEvents(input: HttpEventInput): ParsedHttpEvents {
 
   if (media?.type === 'application') {
     if (media.subtype === 'cloudevents+json') {
-      return { mode: 'structured', events: [parseStructured(input.body, media, input.limits)] };
+      const { event, dataJson } = parseStructured(input.body, media, input.limits);
+      return { mode: 'structured', events: [event], dataJson: [dataJson] };
     }
     if (media.subtype === 'cloudevents-batch+json') {
       return { mode: 'batch', events: parseBatch(input.body, media, input.limits) };
@@ -184,7 +191,11 @@ function requireUtf8(media: MediaType): void {
 
 // --- structured and batched ---------------------------------------------------------------
 
-function parseStructured(body: Uint8Array, media: MediaType, limits: HttpEventLimits): CloudEvent {
+function parseStructured(
+  body: Uint8Array,
+  media: MediaType,
+  limits: HttpEventLimits,
+): { event: CloudEvent; dataJson: string | undefined } {
   requireUtf8(media);
   const { value, duplicateKey, dataText } = parseJsonBytes(body, {
     maxDepth: limits.maxJsonDepth,
@@ -200,15 +211,8 @@ function parseStructured(body: Uint8Array, media: MediaType, limits: HttpEventLi
   }
   if (duplicateKey !== undefined) throw duplicateAttribute(duplicateKey);
   const event = validateCloudEvent(value);
-  // The store writes `data` as it arrived instead of serializing it again.
-  if (
-    dataText !== undefined &&
-    event.data !== undefined &&
-    event.data === (value as { data?: unknown }).data
-  ) {
-    keepDataJson(event, dataText);
-  }
-  return event;
+  const keptData = 'data' in event && event.data === (value as { data?: unknown }).data;
+  return { event, dataJson: keptData ? dataText : undefined };
 }
 
 function parseBatch(body: Uint8Array, media: MediaType, limits: HttpEventLimits): CloudEvent[] {

@@ -1,4 +1,4 @@
-export { CONTEXT_ATTRIBUTES, dedupeKeyOf, eventJson, keepDataJson } from './cloud-event.ts';
+export { CONTEXT_ATTRIBUTES, dedupeKeyOf, eventJson } from './cloud-event.ts';
 export type { CloudEvent, StoredEvent } from './cloud-event.ts';
 export {
   BATCH_MEDIA_TYPE,

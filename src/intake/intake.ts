@@ -57,6 +57,8 @@ export interface SubmitOptions {
   readonly dedupeKeys?: readonly (string | undefined)[];
   /** Per event, the stored event it replays (stored as `replay_of`); that event must exist. */
   readonly replayOf?: readonly (string | undefined)[];
+  /** Per event, the JSON text its `data` was parsed from (`ParsedHttpEvents.dataJson`). */
+  readonly dataJson?: readonly (string | undefined)[];
 }
 
 export interface Intake {
@@ -218,15 +220,17 @@ export function createIntake(options: IntakeOptions): Intake {
           `intake has ${pendingEvents} events waiting to be stored (limit ${maxPending}); retry shortly`,
         );
       }
-      const { dedupeKeys, replayOf } = submitOptions;
+      const { dedupeKeys, replayOf, dataJson } = submitOptions;
       const newEvents: NewEvent[] = events.map((event, i) => {
         const dedupeKey = dedupeKeys?.[i];
         const replayed = replayOf?.[i];
+        const data = dataJson?.[i];
         return {
           event,
           receiver,
           ...(dedupeKey === undefined ? {} : { dedupeKey }),
           ...(replayed === undefined ? {} : { replayOf: replayed }),
+          ...(data === undefined ? {} : { dataJson: data }),
         };
       });
       pendingEvents += newEvents.length;

@@ -55,6 +55,11 @@ export interface NewEvent {
   readonly receiver: string;
   /** The stored event this one replays (`replay_of`); it must exist. */
   readonly replayOf?: string;
+  /**
+   * The JSON text `event.data` was parsed from, when the receiver has it: the store may write it
+   * instead of serializing `data` again (`eventJson`).
+   */
+  readonly dataJson?: string;
 }
 
 export interface AppendResult {

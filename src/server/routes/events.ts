@@ -35,10 +35,12 @@ export function registerEventRoutes(fastify: FastifyInstance, context: RouteCont
       await keep(error);
       throw error;
     }
-    const results = await intake.submit('events', parsed.events).catch(async (error: unknown) => {
-      await keep(error);
-      throw error;
-    });
+    const results = await intake
+      .submit('events', parsed.events, parsed.dataJson === undefined ? {} : { dataJson: parsed.dataJson })
+      .catch(async (error: unknown) => {
+        await keep(error);
+        throw error;
+      });
     if (parsed.mode === 'batch') {
       const duplicates = results.filter((r) => r.duplicate).length;
       return reply

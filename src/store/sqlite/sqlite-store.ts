@@ -873,7 +873,7 @@ function eventParams(id: string, dedupeKey: string, receivedAt: string, entry: N
     receivedAt,
     stringOrNull(event['causationid']),
     stringOrNull(event['correlationid']),
-    eventJson(event),
+    eventJson(event, entry.dataJson),
     entry.replayOf ?? null,
   ];
 }
