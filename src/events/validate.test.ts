@@ -355,3 +355,26 @@ void describe('attribute type helpers', { timeout: 30_000 }, () => {
       assert.ok(!isTextMediaType(media(t)), t);
   });
 });
+
+void describe('remembered answers', { timeout: 30_000 }, () => {
+  test('a source or media type seen before gets the same answer, past the bound too', () => {
+    const event = (source: string, datacontenttype: string): unknown => ({
+      specversion: '1.0',
+      id: '1',
+      type: 't',
+      source,
+      datacontenttype,
+    });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 300; i++) {
+        assert.equal(validateCloudEvent(event(`/s/${i}`, `application/x-${i}+json`)).source, `/s/${i}`);
+      }
+      for (const bad of ['http://a b', 'x:y:z/ /', '%zz']) {
+        assert.throws(() => validateCloudEvent(event(bad, 'application/json')), /not a uri-reference/);
+      }
+      assert.throws(() => validateCloudEvent(event('/s/1', 'no-slash')), /not a media type/);
+      assert.equal(parseMediaType('no-slash'), undefined);
+      assert.equal(parseMediaType('Text/Plain; Charset="utf-8"')?.parameters.get('charset'), 'utf-8');
+    }
+  });
+});

@@ -73,8 +73,13 @@ export function validateCloudEvent(raw: unknown): CloudEvent {
     checkString(name, value);
     required[name] = value;
   }
-  if (!isUriReference(required.source)) {
-    throw invalid('source', `source ${quote(required.source)} is not a uri-reference (rfc 3986)`);
+  if (!validSources.has(required.source)) {
+    if (!isUriReference(required.source)) {
+      throw invalid('source', `source ${quote(required.source)} is not a uri-reference (rfc 3986)`);
+    }
+    // Most events come from a few sources: remember recent valid ones (bounded).
+    if (validSources.size >= REMEMBERED) validSources.clear();
+    validSources.add(required.source);
   }
 
   const optional: Partial<Record<(typeof OPTIONAL_STRINGS)[number], string>> = {};
@@ -226,14 +231,12 @@ const TIMESTAMP =
 export function isRfc3339Timestamp(value: string): boolean {
   const m = TIMESTAMP.exec(value);
   if (m === null) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
   if (hour > 23 || minute > 59 || second > 60) return false;
   if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return false;
@@ -242,7 +245,7 @@ export function isRfc3339Timestamp(value: string): boolean {
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 // --- RFC 3986 ------------------------------------------------------------------------------
@@ -365,6 +368,21 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * Empty parameters (a stray or trailing `;`) are tolerated.
  */
 export function parseMediaType(text: string): MediaType | undefined {
+  // Senders repeat the same few content types: remember recent answers (bounded, so headers that
+  // all differ cost a parse each and nothing more).
+  if (mediaTypes.has(text)) return mediaTypes.get(text);
+  const media = parseMediaTypeText(text);
+  if (mediaTypes.size >= REMEMBERED) mediaTypes.clear();
+  mediaTypes.set(text, media);
+  return media;
+}
+
+/** How many parsed media types, and valid sources, are remembered. */
+const REMEMBERED = 256;
+const mediaTypes = new Map<string, MediaType | undefined>();
+const validSources = new Set<string>();
+
+function parseMediaTypeText(text: string): MediaType | undefined {
   const semi = text.indexOf(';');
   const essence = (semi >= 0 ? text.slice(0, semi) : text).trim();
   const slash = essence.indexOf('/');

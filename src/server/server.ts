@@ -33,6 +33,15 @@ import { registerApiReplayRoutes } from './routes/api-replay.ts';
 import type { StoredEvent } from '../events/index.ts';
 import type { RoutablePipelines } from '../triggers/index.ts';
 
+/** Body types given a parser of their own (see createServer); any other type is read the same way. */
+const NAMED_BODY_TYPES = [
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+  'application/json',
+  'application/x-www-form-urlencoded',
+  'text/plain',
+];
+
 export interface ServerSettings {
   readonly host: string;
   readonly port: number;
@@ -124,9 +133,17 @@ export function createServer(deps: ServerDeps): JunctionServer {
     ...(https === null ? {} : { https }),
   }) as unknown as FastifyInstance;
 
-  // Every body arrives as bytes; routes decide what they mean.
+  // Every body arrives as bytes; routes decide what they mean. The common types are named as well
+  // as the catch-all: fastify caches the parser it found for a named type, but looks the catch-all
+  // up again, parsing the Content-Type header, on every request.
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const asBytes = (
+    _request: unknown,
+    body: Buffer | string,
+    done: (error: null, body: Buffer | string) => void,
+  ): void => done(null, body);
+  for (const type of NAMED_BODY_TYPES) fastify.addContentTypeParser(type, { parseAs: 'buffer' }, asBytes);
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, asBytes);
 
   const state = { draining: false };
   const authorizer = createAuthorizer({
@@ -136,8 +153,10 @@ export function createServer(deps: ServerDeps): JunctionServer {
     allowAnonymousEmit: settings.allowAnonymousEmit,
   });
 
-  fastify.addHook('onSend', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
+    done(null, payload);
   });
   fastify.setErrorHandler((error, request, reply) => {
     const junctionError = toJunctionError(error, settings.bodyLimitBytes);
