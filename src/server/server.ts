@@ -17,6 +17,7 @@ import type { RollbackRequest, RollbackResult } from '../runs/index.ts';
 import { JunctionError, errorMessage } from '../errors/index.ts';
 import { createAuthorizer, isLoopbackAddress } from './auth.ts';
 import { clientErrorResponse, frameworkError, sendError, toJunctionError } from './errors.ts';
+import { lazyRequestLogger } from './request-logger.ts';
 import { registerEventRoutes } from './routes/events.ts';
 import { registerApiEventRoutes } from './routes/api-events.ts';
 import { registerApiDecisionRoutes } from './routes/api-decisions.ts';
@@ -116,6 +117,7 @@ export function createServer(deps: ServerDeps): JunctionServer {
     loggerInstance: logger,
     // Per-request logs would cost more than intake itself; errors are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: settings.bodyLimitBytes,
     requestTimeout: settings.requestTimeoutMs,
     genReqId: () => randomUUID(),
