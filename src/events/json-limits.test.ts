@@ -84,6 +84,10 @@ void describe('scanJson duplicate keys', { timeout: 30_000 }, () => {
     ['[{"id":1},{"id":2,"type":"t","id":3}]', 2, 'id', 1],
     ['[{"id":1,"data":{"id":1,"id":2}}]', 2, undefined, undefined],
     ['{"é":1,"\\u00e9":2}', 1, 'é', -1],
+    // Names longer than the short-name fast path, plain and escaped.
+    [`{"${'k'.repeat(40)}":1,"${'k'.repeat(40)}":2}`, 1, 'k'.repeat(40), -1],
+    [`{"${'k'.repeat(40)}":1,"${'k'.repeat(39)}\\u006b":2}`, 1, 'k'.repeat(40), -1],
+    [`{"${'k'.repeat(40)}":1,"${'k'.repeat(39)}":2}`, 1, undefined, undefined],
   ];
   for (const [json, depthChecked, name, element] of cases) {
     void test(`${json} (depth ${depthChecked})`, () => {

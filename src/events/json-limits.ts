@@ -139,8 +139,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
         const set = keys[depth];
         if (set !== undefined && duplicateKey === undefined) {
           const end = Math.min(i, n);
-          const escaped = bytes.subarray(start, end).includes(BACKSLASH);
-          const name = memberName(bytes, start, end, escaped);
+          const name = memberName(bytes, start, end);
           if (name !== undefined) {
             if (findData && depth === 1 && !topIsArray && name === 'data') dataStart = i + 1;
             if (set.has(name)) {
@@ -205,9 +204,24 @@ export function jsonDepth(bytes: Uint8Array, maxDepth = Number.MAX_SAFE_INTEGER)
   return scanJson(bytes, { maxDepth }).depth;
 }
 
-function memberName(bytes: Uint8Array, start: number, end: number, escaped: boolean): string | undefined {
+/** Longest member name read byte by byte; longer ones (rare) go through the decoder. */
+const SHORT_NAME = 32;
+
+function memberName(bytes: Uint8Array, start: number, end: number): string | undefined {
+  // Attribute names are short ASCII without escapes: read those without the decoder, whose call
+  // costs more than the name (this runs for every member of every event's envelope).
+  if (end - start <= SHORT_NAME) {
+    let name = '';
+    let i = start;
+    for (; i < end; i++) {
+      const b = bytes[i]!;
+      if (b >= 0x80 || b === BACKSLASH) break;
+      name += String.fromCharCode(b);
+    }
+    if (i === end) return name;
+  }
   const raw = utf8Lenient.decode(bytes.subarray(start, end));
-  if (!escaped) return raw;
+  if (!raw.includes('\\')) return raw;
   try {
     const value: unknown = JSON.parse(`"${raw}"`);
     return typeof value === 'string' ? value : undefined;
