@@ -46,20 +46,33 @@ export function checkMessage(message: BusMessage): Readonly<Record<string, strin
   if (entries.length === 0) return undefined;
   const out: Record<string, string> = {};
   for (const [name, value] of entries) {
-    if (!HEADER_NAME_PATTERN.test(name)) {
-      throw invalid(
-        `header name '${name.slice(0, 120)}' is invalid; expected printable ASCII without ':' or spaces`,
-      );
-    }
-    if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
-      throw invalid(`header name '${name}' is reserved; names starting with 'Nats-' belong to the broker`);
-    }
     if (typeof value !== 'string' || LINE_BREAK.test(value)) {
+      if (!goodHeaderNames.has(name)) checkHeaderName(name);
       throw invalid(`header '${name}' has an invalid value; expected a string on one line`);
+    }
+    if (!goodHeaderNames.has(name)) {
+      checkHeaderName(name);
+      // Publishers use a few fixed names: remember them (bounded) rather than test each again.
+      if (goodHeaderNames.size >= 64) goodHeaderNames.clear();
+      goodHeaderNames.add(name);
     }
     out[name] = value.trim();
   }
   return Object.freeze(out);
+}
+
+const goodHeaderNames = new Set<string>();
+
+/** Throws BUS_MESSAGE_INVALID unless `name` may name a header on every broker. */
+function checkHeaderName(name: string): void {
+  if (!HEADER_NAME_PATTERN.test(name)) {
+    throw invalid(
+      `header name '${name.slice(0, 120)}' is invalid; expected printable ASCII without ':' or spaces`,
+    );
+  }
+  if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
+    throw invalid(`header name '${name}' is reserved; names starting with 'Nats-' belong to the broker`);
+  }
 }
 
 export interface SubscribeSettings {

@@ -6,8 +6,9 @@
  *
  * What callers may assume, beyond the contract in ../bus.ts:
  * - Nothing survives the process (`durable: false`); Junction re-publishes from its store.
- * - Publishing copies the data, so the publisher may reuse its buffer; handlers share one copy
- *   per message and must not modify it.
+ * - The bus keeps the data it is given, without a copy: the publisher must not change it after
+ *   publishing, and handlers share it and must not change it either. (The relay, the one
+ *   publisher, encodes a fresh buffer for every message.)
  * - A retried message goes back to the front of its group's queue once its delay has passed.
  * - Within a group, free subscribers take turns (round robin).
  * - Ids are remembered for `dedupeWindowMs` (default 2 minutes, at most `dedupeMaxIds` ids) and a
@@ -186,12 +187,12 @@ export function createEmbeddedBus(options: EmbeddedBusOptions = {}): Bus {
       if (isDuplicate(message.id)) return;
       const groups = topics.get(topic);
       if (groups === undefined || groups.size === 0) return;
-      const copy: BusMessage =
+      const kept: BusMessage =
         headers === undefined
-          ? { id: message.id, data: message.data.slice() }
-          : { id: message.id, data: message.data.slice(), headers };
+          ? { id: message.id, data: message.data }
+          : { id: message.id, data: message.data, headers };
       for (const group of groups.values()) {
-        group.queue.push({ message: copy, attempt: 1 });
+        group.queue.push({ message: kept, attempt: 1 });
         scheduleDispatch(group);
       }
     },
