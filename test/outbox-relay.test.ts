@@ -289,6 +289,49 @@ describe('outbox relay', { timeout: 60_000 }, () => {
     }
   });
 
+  test('marks that fail to be written wait and are written later; nothing is published twice', async () => {
+    const dir = tempDir();
+    const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});
+    const bus = createEmbeddedBus();
+    const attempts: number[][] = [];
+    let relay: OutboxRelay | undefined;
+    const failingOnce: Store = Object.assign(Object.create(store) as Store, {
+      markOutboxPublished: (seqs: readonly number[]) => {
+        attempts.push([...seqs]);
+        if (attempts.length === 1) return Promise.reject(new JunctionError('STORE_UNAVAILABLE', 'injected'));
+        return store.markOutboxPublished(seqs);
+      },
+    });
+    try {
+      const seen = await collect(bus, 'failed-marks');
+      relay = createOutboxRelay({ store: failingOnce, bus, logger, pollMs: 60_000, markDelayMs: 20 });
+      relay.start();
+      const seqs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const results = await store.appendEvents(
+          [{ event: cloudEvent() as never, receiver: 'events' }],
+          EVENTS_TOPIC,
+        );
+        seqs.push(results[0]!.outbox!.seq);
+        relay.notify(results.map((r) => r.outbox!));
+        await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
+      }
+      await eventually(
+        async () => ((await store.outboxStats()).pending === 0 ? true : undefined),
+        10_000,
+        'all marked after the failed write',
+      );
+      assert.ok(attempts.length >= 2, 'the failed marks were written again');
+      assert.deepEqual(new Set(attempts.flat()), new Set(seqs), 'every published seq was marked');
+      assert.equal(seen.ids.length, 3, 'nothing published twice');
+    } finally {
+      await relay?.stop();
+      await bus.close();
+      await store.close();
+      dir.remove();
+    }
+  });
+
   test('reaching maxUnmarked marks at once', async () => {
     const dir = tempDir();
     const store = await openStore(`sqlite:${join(dir.path, 'j.db')}`, {});

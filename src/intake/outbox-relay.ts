@@ -135,9 +135,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   async function flushMarks(): Promise<void> {
     if (unmarked.length === 0) return;
     const seqs = unmarked;
-    await store.markOutboxPublished(seqs);
-    if (unmarked === seqs) unmarked = [];
-    else unmarked = unmarked.slice(seqs.length);
+    unmarked = [];
+    try {
+      await store.markOutboxPublished(seqs);
+    } catch (error) {
+      unmarked = seqs.concat(unmarked);
+      throw error;
+    }
   }
 
   /** How long the relay may sleep before marks waiting are due. */
