@@ -60,7 +60,7 @@ export interface JsonScanOptions {
   /**
    * Find where the value of the top-level object's `data` member lies (needs
    * `duplicateKeyDepth` ≥ 1), so that a caller can keep that JSON text instead of serializing the
-   * parsed value again.
+   * parsed value again. A name spelled with escapes (`"d\u0061ta"`) is not looked for.
    */
   readonly findData?: boolean;
   /**
@@ -156,7 +156,7 @@ export function scanJson(bytes: Uint8Array, options: JsonScanOptions): JsonScanR
           const end = Math.min(i, n);
           const name = memberName(bytes, start, end);
           if (name !== undefined) {
-            if (findData && depth === 1 && !topIsArray && name === 'data') dataStart = i + 1;
+            if (findData && depth === 1 && !topIsArray && isDataName(bytes, start, end)) dataStart = i + 1;
             if (set.has(name)) {
               duplicateKey = { name, depth, element: topIsArray ? element : -1 };
             } else {
