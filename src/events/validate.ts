@@ -224,22 +224,25 @@ export function quote(value: string): string {
 
 // --- RFC 3339 ------------------------------------------------------------------------------
 
-const TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+// Every field sits at a fixed offset once the shape matches, so the numbers are read from there.
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /** RFC 3339 `date-time` (section 5.6): full date, `T`, full time with a zone; leap seconds allowed. */
 export function isRfc3339Timestamp(value: string): boolean {
-  const m = TIMESTAMP.exec(value);
-  if (m === null) return false;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
+  if (!TIMESTAMP.test(value)) return false;
+  const digits = (at: number, count: number): number => {
+    let n = 0;
+    for (let i = at; i < at + count; i++) n = n * 10 + value.charCodeAt(i) - 0x30;
+    return n;
+  };
+  const year = digits(0, 4);
+  const month = digits(5, 2);
+  const day = digits(8, 2);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
-  if (hour > 23 || minute > 59 || second > 60) return false;
-  if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return false;
+  if (digits(11, 2) > 23 || digits(14, 2) > 59 || digits(17, 2) > 60) return false;
+  const zone = value.length - 6; // `+hh:mm` or `-hh:mm` when the last character is not Z
+  const last = value[value.length - 1];
+  if (last !== 'Z' && last !== 'z' && (digits(zone + 1, 2) > 23 || digits(zone + 4, 2) > 59)) return false;
   return true;
 }
 
