@@ -98,8 +98,8 @@ void describe('intake benchmark', { timeout: 30_000 }, () => {
 
   void test('cpu shares: server, wrk and everything else as % of one core', () => {
     const shares = cpuShares(
-      { server: 10, wrk: 5, own: 1, machine: 100, ioWait: 7 },
-      { server: 19, wrk: 10, own: 1.5, machine: 116, ioWait: 8 },
+      { server: 10, wrk: 5, own: 1, machine: 100, ioWait: 7, loop: 6, loopWait: 2 },
+      { server: 19, wrk: 10, own: 1.5, machine: 116, ioWait: 8, loop: 13, loopWait: 3 },
       10,
     );
     assert.equal(Math.round(shares.server), 90);
@@ -107,6 +107,17 @@ void describe('intake benchmark', { timeout: 30_000 }, () => {
     assert.equal(Math.round(shares.other), 15);
     assert.equal(Math.round(shares.ioWait), 10);
     assert.equal(shares.serverSeconds, 9);
+    assert.equal(Math.round(shares.loop ?? -1), 70);
+    assert.equal(shares.loopSeconds, 7);
+    assert.equal(Math.round(shares.loopWait ?? -1), 10);
+    // Without per-thread figures, there are no loop figures.
+    const plain = cpuShares(
+      { server: 10, wrk: 5, own: 1, machine: 100, ioWait: 7 },
+      { server: 19, wrk: 10, own: 1.5, machine: 116, ioWait: 8 },
+      10,
+    );
+    assert.equal(plain.loop, undefined);
+    assert.equal(plain.loopWait, undefined);
   });
 
   void test('targets pass and miss on the junction normal figures', () => {

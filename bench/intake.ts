@@ -102,6 +102,8 @@ export interface TargetResult {
    * disturbed by other load on the machine.
    */
   readonly cpuUsPerRequest?: number;
+  /** The same for the server's main thread alone: its event loop's CPU per answered request. */
+  readonly loopUsPerRequest?: number;
   readonly idleRssBytes?: number;
   readonly peakRssBytes?: number;
   readonly durabilityCheck?: DurabilityCheck;
@@ -121,6 +123,12 @@ export interface CpuShares {
   readonly ioWait: number;
   /** Server CPU seconds used during the measured run. */
   readonly serverSeconds: number;
+  /** The server's main thread (its event loop) on a cpu, when /proc gives per-thread figures. */
+  readonly loop?: number;
+  /** The main thread runnable but waiting for a cpu: the machine had no core free for it. */
+  readonly loopWait?: number;
+  /** Main-thread CPU seconds used during the measured run. */
+  readonly loopSeconds?: number;
 }
 
 export interface CpuSample {
@@ -129,6 +137,9 @@ export interface CpuSample {
   readonly own: number;
   readonly machine: number;
   readonly ioWait: number;
+  /** The server's main thread: CPU seconds, and seconds runnable but waiting for a cpu. */
+  readonly loop?: number;
+  readonly loopWait?: number;
 }
 
 function sampleCpu(server: ServerProcess): CpuSample | undefined {
@@ -137,13 +148,23 @@ function sampleCpu(server: ServerProcess): CpuSample | undefined {
   const own = readOwnCpuSeconds();
   const machine = readMachineBusySeconds();
   const ioWait = readMachineIoWaitSeconds();
+  const loop = server.loopCpuSeconds();
+  const loopWait = server.loopWaitSeconds();
   return s === undefined ||
     wrk === undefined ||
     own === undefined ||
     machine === undefined ||
     ioWait === undefined
     ? undefined
-    : { server: s, wrk, own, machine, ioWait };
+    : {
+        server: s,
+        wrk,
+        own,
+        machine,
+        ioWait,
+        ...(loop === undefined ? {} : { loop }),
+        ...(loopWait === undefined ? {} : { loopWait }),
+      };
 }
 
 /** CPU used between two samples as a percentage of one core over `wallSeconds`. */
@@ -152,22 +173,34 @@ export function cpuShares(before: CpuSample, after: CpuSample, wallSeconds: numb
   const server = after.server - before.server;
   const wrk = after.wrk - before.wrk;
   const own = after.own - before.own;
+  const loop = difference(before.loop, after.loop);
+  const loopWait = difference(before.loopWait, after.loopWait);
   return {
     server: pct(server),
     wrk: pct(wrk),
     other: pct(after.machine - before.machine - server - wrk - own),
     ioWait: pct(after.ioWait - before.ioWait),
     serverSeconds: server,
+    ...(loop === undefined ? {} : { loop: pct(loop), loopSeconds: loop }),
+    ...(loopWait === undefined ? {} : { loopWait: pct(loopWait) }),
   };
+}
+
+function difference(before: number | undefined, after: number | undefined): number | undefined {
+  return before === undefined || after === undefined ? undefined : after - before;
 }
 
 function cpuFigures(
   shares: CpuShares,
   requests: number,
-): Pick<TargetResult, 'cpuPercent' | 'cpuUsPerRequest'> {
-  return requests === 0
-    ? { cpuPercent: shares }
-    : { cpuPercent: shares, cpuUsPerRequest: (shares.serverSeconds / requests) * 1e6 };
+): Pick<TargetResult, 'cpuPercent' | 'cpuUsPerRequest' | 'loopUsPerRequest'> {
+  if (requests === 0) return { cpuPercent: shares };
+  const perRequest = (seconds: number): number => (seconds / requests) * 1e6;
+  return {
+    cpuPercent: shares,
+    cpuUsPerRequest: perRequest(shares.serverSeconds),
+    ...(shares.loopSeconds === undefined ? {} : { loopUsPerRequest: perRequest(shares.loopSeconds) }),
+  };
 }
 
 export interface TargetCheck {
@@ -511,7 +544,9 @@ export function formatIntakeReport(report: IntakeReport): string {
       m === undefined ? MISSING : formatInt(totalSocketErrors(m.socketErrors)),
       isBare ? '1.00×' : formatRatio(t.ratioVsBare),
       formatInt(t.cpuUsPerRequest),
+      formatInt(t.loopUsPerRequest),
       formatPercent(t.cpuPercent?.server),
+      formatPercent(t.cpuPercent?.loopWait),
       formatPercent(t.cpuPercent?.wrk),
       formatPercent(t.cpuPercent?.other),
       formatPercent(t.cpuPercent?.ioWait),
@@ -530,7 +565,9 @@ export function formatIntakeReport(report: IntakeReport): string {
       'sock err',
       'vs bare',
       'cpu µs/req',
+      'loop µs/req',
       'srv cpu',
+      'loop wait',
       'wrk cpu',
       'other cpu',
       'iowait',
@@ -578,7 +615,8 @@ export function formatIntakeReport(report: IntakeReport): string {
     table,
     '',
     'events/s: 2xx answers per second of the measured run; latency: wrk --latency over all answers;',
-    'cpu µs/req: server CPU time per answered request (the figure least disturbed by a shared machine);',
+    'cpu µs/req: server CPU time per answered request (the figure least disturbed by a shared machine); loop µs/req: the same',
+    "for the server's main thread, its event loop; loop wait: time the event loop was ready to run but had no cpu, as % of the run;",
     'srv/wrk/other cpu: CPU time of the server, of wrk, and of every other process during the measured run, as % of one core',
     '(other well above 0 means the machine was shared and the numbers are noisy); iowait: time the cpus idled waiting for the disk;',
     'RSS: VmRSS after /readyz (idle), VmHWM after the load (peak).',

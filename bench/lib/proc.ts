@@ -104,6 +104,32 @@ export function readCpuSeconds(pid: number): number | undefined {
   return readTicks(`/proc/${pid}/stat`, parseProcStatTicks);
 }
 
+/** User + system CPU seconds of a process's main thread (for Node, its event loop) so far. */
+export function readMainThreadCpuSeconds(pid: number): number | undefined {
+  return readTicks(`/proc/${pid}/task/${pid}/stat`, parseProcStatTicks);
+}
+
+/**
+ * Seconds a thread has spent runnable but waiting for a cpu, from the text of
+ * /proc/<pid>/task/<tid>/schedstat: its second field, in nanoseconds (the first is time on a cpu,
+ * the third the number of time slices).
+ */
+export function parseSchedstatWaitSeconds(text: string): number | undefined {
+  const fields = text.trim().split(/\s+/);
+  const wait = Number(fields[1]);
+  return fields.length >= 3 && Number.isFinite(wait) ? wait / 1e9 : undefined;
+}
+
+/** Seconds the main thread (the event loop) has waited for a cpu while runnable, so far. */
+export function readMainThreadWaitSeconds(pid: number): number | undefined {
+  try {
+    return parseSchedstatWaitSeconds(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8'));
+  } catch {
+    // Not Linux, a kernel without scheduler statistics, or the process is gone.
+    return undefined;
+  }
+}
+
 /** CPU seconds of this process's children that have exited (wrk runs, once reaped). */
 export function readReapedChildrenCpuSeconds(): number | undefined {
   return readTicks('/proc/self/stat', parseProcStatChildTicks);

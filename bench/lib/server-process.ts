@@ -15,7 +15,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { BenchError } from './bench-error.ts';
-import { readCpuSeconds, readProcessMemory, type ProcessMemory } from './proc.ts';
+import {
+  readCpuSeconds,
+  readMainThreadCpuSeconds,
+  readMainThreadWaitSeconds,
+  readProcessMemory,
+  type ProcessMemory,
+} from './proc.ts';
 
 const TAIL_BYTES = 8 * 1024;
 
@@ -34,6 +40,10 @@ export interface ServerProcess {
   memory(): ProcessMemory | undefined;
   /** User + system CPU seconds used so far. */
   cpuSeconds(): number | undefined;
+  /** The same for the main thread alone: for a Node server, its event loop. */
+  loopCpuSeconds(): number | undefined;
+  /** Seconds the main thread has spent runnable but waiting for a cpu, so far. */
+  loopWaitSeconds(): number | undefined;
   stop(timeoutMs?: number): Promise<ServerExit>;
 }
 
@@ -154,6 +164,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     stderr: () => stderr.text(),
     memory: () => readProcessMemory(pid),
     cpuSeconds: () => readCpuSeconds(pid),
+    loopCpuSeconds: () => readMainThreadCpuSeconds(pid),
+    loopWaitSeconds: () => readMainThreadWaitSeconds(pid),
     stop,
   };
 }

@@ -6,6 +6,9 @@ import {
   parseProcStatChildTicks,
   parseProcStatTicks,
   parseProcStatus,
+  parseSchedstatWaitSeconds,
+  readMainThreadCpuSeconds,
+  readMainThreadWaitSeconds,
 } from './proc.ts';
 import { parseBenchArgs, parseSeconds } from './args.ts';
 import { BenchError } from './bench-error.ts';
@@ -106,6 +109,20 @@ void describe('/proc readers', { timeout: 30_000 }, () => {
     const stat = '4242 (node (main) x) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 11 0 1000 0 0';
     assert.equal(parseProcStatTicks(stat), 300);
     assert.equal(parseProcStatChildTicks(stat), 0);
+  });
+
+  void test('reads the time a thread waited for a cpu from its schedstat, in seconds', () => {
+    assert.equal(parseSchedstatWaitSeconds('9177420581 1319143569 16215\n'), 1.319143569);
+    assert.equal(parseSchedstatWaitSeconds('9177420581\n'), undefined);
+    assert.equal(parseSchedstatWaitSeconds(''), undefined);
+  });
+
+  void test("reads this process's own main thread", () => {
+    const cpu = readMainThreadCpuSeconds(process.pid);
+    const wait = readMainThreadWaitSeconds(process.pid);
+    assert.ok(cpu !== undefined && cpu >= 0, `main thread cpu ${String(cpu)}`);
+    assert.ok(wait !== undefined && wait >= 0, `main thread wait ${String(wait)}`);
+    assert.equal(readMainThreadCpuSeconds(2 ** 31 - 1), undefined, 'no such process');
   });
 
   void test('reads process ticks of the whole machine, leaving out idle, iowait and interrupts', () => {
