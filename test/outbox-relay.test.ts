@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { openStore, type Store } from '../src/store/index.ts';
+import { openStore, type AppendResult, type Store } from '../src/store/index.ts';
 import { ack, createEmbeddedBus, openBus, type Bus } from '../src/bus/index.ts';
 import {
   EVENTS_TOPIC,
@@ -29,6 +29,16 @@ async function backlog(store: Store, n: number): Promise<string[]> {
     EVENTS_TOPIC,
   );
   return results.map((r) => r.id);
+}
+
+/** Commits one event and hands its outbox entry to the relay, as intake does; returns its result. */
+async function commitAndNotify(store: Store, relay: OutboxRelay): Promise<AppendResult> {
+  const [result] = await store.appendEvents(
+    [{ event: cloudEvent() as never, receiver: 'events' }],
+    EVENTS_TOPIC,
+  );
+  relay.notify([result!.outbox!]);
+  return result!;
 }
 
 async function collect(bus: Bus, group: string): Promise<{ ids: string[]; types: string[] }> {
@@ -158,14 +168,7 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       assert.deepEqual(seen.ids, [...older, early[0]!.id]);
       const readsAfterBacklog = reads;
       const later: string[] = [];
-      for (let i = 0; i < 20; i++) {
-        const results = await store.appendEvents(
-          [{ event: cloudEvent() as never, receiver: 'events' }],
-          EVENTS_TOPIC,
-        );
-        later.push(results[0]!.id);
-        relay.notify(results.map((r) => r.outbox!));
-      }
+      for (let i = 0; i < 20; i++) later.push((await commitAndNotify(store, relay)).id);
       await eventually(() => (seen.ids.length === 51 ? true : undefined), 10_000, '51 deliveries');
       assert.deepEqual(seen.ids, [...older, early[0]!.id, ...later]);
       assert.equal(reads, readsAfterBacklog, 'handed-over entries are not read back from the store');
@@ -245,14 +248,8 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       relay = createOutboxRelay({ store: counted, bus, logger, pollMs: 60_000, markDelayMs: 300 });
       relay.start();
       await eventually(() => (marks.length === 0 ? true : undefined), 1000, 'the first read');
-      const handed: string[] = [];
       for (let i = 0; i < 10; i++) {
-        const results = await store.appendEvents(
-          [{ event: cloudEvent() as never, receiver: 'events' }],
-          EVENTS_TOPIC,
-        );
-        handed.push(results[0]!.id);
-        relay.notify(results.map((r) => r.outbox!));
+        await commitAndNotify(store, relay);
         await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
       }
       // Ten rounds, each published at once; their marks wait for the delay, then go together.
@@ -262,18 +259,14 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       assert.equal((await store.outboxStats()).pending, 0);
 
       // A store read (here: entries not handed over) marks what was published first.
-      const late = await store.appendEvents(
-        [{ event: cloudEvent() as never, receiver: 'events' }],
-        EVENTS_TOPIC,
-      );
-      relay.notify(late.map((r) => r.outbox!));
+      const late = await commitAndNotify(store, relay);
       await eventually(() => (seen.ids.length === 11 ? true : undefined), 5000, 'delivery 11');
       await backlog(store, 3);
       relay.notify(); // read the store: the 11th entry's mark goes first
       await eventually(() => (seen.ids.length === 14 ? true : undefined), 5000, 'the backlog');
       assert.deepEqual(unmarkedAtRead, [], 'no published entry was pending at the read');
       assert.equal(marks.length, 2);
-      assert.deepEqual(marks[1], [late[0]!.outbox!.seq]);
+      assert.deepEqual(marks[1], [late.outbox!.seq]);
 
       // Stop marks what waits, without waiting for the delay.
       await relay.stop();
@@ -308,12 +301,7 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       relay.start();
       const seqs: number[] = [];
       for (let i = 0; i < 3; i++) {
-        const results = await store.appendEvents(
-          [{ event: cloudEvent() as never, receiver: 'events' }],
-          EVENTS_TOPIC,
-        );
-        seqs.push(results[0]!.outbox!.seq);
-        relay.notify(results.map((r) => r.outbox!));
+        seqs.push((await commitAndNotify(store, relay)).outbox!.seq);
         await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
       }
       await eventually(
@@ -349,11 +337,7 @@ describe('outbox relay', { timeout: 60_000 }, () => {
       });
       relay.start();
       for (let i = 0; i < 5; i++) {
-        const results = await store.appendEvents(
-          [{ event: cloudEvent() as never, receiver: 'events' }],
-          EVENTS_TOPIC,
-        );
-        relay.notify(results.map((r) => r.outbox!));
+        await commitAndNotify(store, relay);
         await eventually(() => (seen.ids.length === i + 1 ? true : undefined), 5000, 'a delivery');
       }
       await eventually(

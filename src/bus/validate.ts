@@ -46,15 +46,14 @@ export function checkMessage(message: BusMessage): Readonly<Record<string, strin
   if (entries.length === 0) return undefined;
   const out: Record<string, string> = {};
   for (const [name, value] of entries) {
-    if (typeof value !== 'string' || LINE_BREAK.test(value)) {
-      if (!goodHeaderNames.has(name)) checkHeaderName(name);
-      throw invalid(`header '${name}' has an invalid value; expected a string on one line`);
-    }
     if (!goodHeaderNames.has(name)) {
       checkHeaderName(name);
       // Publishers use a few fixed names: remember them (bounded) rather than test each again.
       if (goodHeaderNames.size >= 64) goodHeaderNames.clear();
       goodHeaderNames.add(name);
+    }
+    if (typeof value !== 'string' || LINE_BREAK.test(value)) {
+      throw invalid(`header '${name}' has an invalid value; expected a string on one line`);
     }
     out[name] = value.trim();
   }

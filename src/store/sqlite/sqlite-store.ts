@@ -20,9 +20,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
-import { uuidv7 } from '../../events/index.ts';
 import { JunctionError, isJunctionError } from '../../errors/index.ts';
-import { dedupeKeyOf, eventJson, type CloudEvent, type StoredEvent } from '../../events/index.ts';
+import { dedupeKeyOf, eventJson, uuidv7, type CloudEvent, type StoredEvent } from '../../events/index.ts';
 import { checkLimit, decodeCursor, encodeCursor, normalizeTime, nowIso, resolveOrder } from '../paging.ts';
 import {
   DEAD_LETTER_CAP,
