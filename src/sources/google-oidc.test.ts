@@ -122,5 +122,9 @@ describe('pubsub with Google OIDC tokens', () => {
     bad({ audience: AUDIENCE, jwksFile, serviceAccountEmail: 'not-an-email' });
     writeFileSync(join(dir, 'empty.json'), '{"keys":[]}');
     bad({ audience: AUDIENCE, jwksFile: join(dir, 'empty.json') });
+    writeFileSync(join(dir, 'strings.json'), '{"keys":["not a key"]}');
+    bad({ audience: AUDIENCE, jwksFile: join(dir, 'strings.json') });
+    writeFileSync(join(dir, 'nulls.json'), '{"keys":[null]}');
+    bad({ audience: AUDIENCE, jwksFile: join(dir, 'nulls.json') });
   });
 });
