@@ -25,6 +25,7 @@ import {
 } from '../security/index.ts';
 import { JunctionError, errorMessage, isJunctionError } from '../errors/index.ts';
 import { clientFrom, clientOptions, type ClientFlags } from './common.ts';
+import { applyEngineFlags } from './engine-flags.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerHook } from './commands/hook.ts';
@@ -116,6 +117,8 @@ program
     if (flags.host !== undefined) server['host'] = flags.host;
     if (flags.port !== undefined) server['port'] = flags.port;
     const cfg = await config(Object.keys(server).length > 0 ? { server } : undefined);
+    // Engine settings for a long-running server (engine-flags.ts), before it allocates anything.
+    applyEngineFlags();
     // Loaded here, so client commands start without the server's modules.
     const { startApp } = await import('../app.ts');
     // The handlers come first: a supervisor may send SIGTERM the moment it sees the "listening"
