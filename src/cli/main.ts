@@ -117,7 +117,7 @@ program
     if (flags.host !== undefined) server['host'] = flags.host;
     if (flags.port !== undefined) server['port'] = flags.port;
     const cfg = await config(Object.keys(server).length > 0 ? { server } : undefined);
-    // Engine settings for a long-running server (engine-flags.ts), before it allocates anything.
+    // Engine settings for a long-running server (engine-flags.ts), before its modules load.
     applyEngineFlags();
     // Loaded here, so client commands start without the server's modules.
     const { startApp } = await import('../app.ts');
