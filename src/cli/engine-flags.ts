@@ -20,28 +20,24 @@
  */
 import { setFlagsFromString } from 'node:v8';
 
-/** Each flag `serve` sets, without its `--no-` or `--` prefix, and the setting it gets. */
-const SERVER_FLAGS: readonly { readonly name: string; readonly flag: string }[] = [
-  { name: 'allocation-site-pretenuring', flag: '--no-allocation-site-pretenuring' },
-];
+/** The flag `serve` turns off, by its name without `--` or `--no-`. */
+const PRETENURING = 'allocation-site-pretenuring';
 
 /** Whether an argument list names the flag, in either form (`--x`, `--no-x`, `--x=…`, `_` for `-`). */
 function names(args: readonly string[], name: string): boolean {
-  return args.some((arg) => {
-    const bare = arg
-      .replace(/^--?(no-)?/, '')
-      .split('=')[0]!
-      .replaceAll('_', '-');
-    return bare === name;
-  });
+  return args.some(
+    (arg) =>
+      arg
+        .replace(/^--?(no-)?/, '')
+        .split('=')[0]!
+        .replaceAll('_', '-') === name,
+  );
 }
 
 /** The flags to set, given the process's own arguments and its `NODE_OPTIONS`. */
 export function engineFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
   const fromEnvironment = (nodeOptions ?? '').split(/\s+/).filter((arg) => arg !== '');
-  return SERVER_FLAGS.filter(({ name }) => !names(execArgv, name) && !names(fromEnvironment, name)).map(
-    ({ flag }) => flag,
-  );
+  return names(execArgv, PRETENURING) || names(fromEnvironment, PRETENURING) ? [] : [`--no-${PRETENURING}`];
 }
 
 /** Sets the server's engine flags for this process; returns the ones it set. */

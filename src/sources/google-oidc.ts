@@ -12,16 +12,13 @@
  * naming the source entry when the source is created.
  */
 import { readFileSync } from 'node:fs';
-import type { JSONWebKeySet, JWTPayload } from 'jose';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { JunctionError } from '../errors/index.ts';
 import type { HookRequest, SourceSettings } from './source.ts';
 
 export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com'];
 const CLOCK_TOLERANCE_SECONDS = 30;
 const MAX_TOKEN_LENGTH = 8192;
-
-/** Checks a token's signature and claims; resolves to its payload. */
-type VerifyToken = (token: string, receivedAt: Date) => Promise<JWTPayload>;
 
 export interface GoogleOidc {
   /** Throws unless the request carries a bearer token of a plausible size. */
@@ -63,24 +60,8 @@ export function googleOidcFromSettings(settings: SourceSettings): GoogleOidc | u
   if (email !== undefined && (typeof email !== 'string' || !email.includes('@'))) {
     throw configInvalid(settings, 'serviceAccountEmail must be the e-mail of the push service account');
   }
-  let verifier: Promise<VerifyToken> | undefined;
-  const loadVerifier = async (): Promise<VerifyToken> => {
-    const { createLocalJWKSet, jwtVerify } = await import('jose');
-    const keySet = createLocalJWKSet(keys);
-    return async (token, receivedAt) => {
-      const { payload } = await jwtVerify(token, keySet, {
-        algorithms: ['RS256'],
-        audience,
-        issuer: GOOGLE_ISSUERS,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        currentDate: receivedAt,
-        requiredClaims: ['exp', 'iat'],
-        // Google's tokens live an hour; one issued in the future or older is not Google's.
-        maxTokenAge: '1h',
-      });
-      return payload;
-    };
-  };
+  /** Built with the first verification, when `jose` is loaded. */
+  let keySet: JWTVerifyGetKey | undefined;
   const refused = (): JunctionError =>
     new JunctionError(
       'SOURCE_UNAUTHENTICATED',
@@ -100,8 +81,19 @@ export function googleOidcFromSettings(settings: SourceSettings): GoogleOidc | u
     async verify(request) {
       const token = tokenOf(request);
       try {
-        verifier ??= loadVerifier();
-        const payload = await (await verifier)(token, request.receivedAt);
+        // The module loader keeps the import: the first push loads it, later ones reuse it.
+        const { createLocalJWKSet, jwtVerify } = await import('jose');
+        keySet ??= createLocalJWKSet(keys);
+        const { payload } = await jwtVerify(token, keySet, {
+          algorithms: ['RS256'],
+          audience,
+          issuer: GOOGLE_ISSUERS,
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: request.receivedAt,
+          requiredClaims: ['exp', 'iat'],
+          // Google's tokens live an hour; one issued in the future or older is not Google's.
+          maxTokenAge: '1h',
+        });
         if (email !== undefined && (payload['email'] !== email || payload['email_verified'] !== true)) {
           throw refused();
         }
